@@ -1,0 +1,276 @@
+#include "ingest.hpp"
+
+#include <cstdio>
+#include <map>
+
+#include "crypto.hpp"
+#include "error.hpp"
+#include "jcs.hpp"
+#include "timefmt.hpp"
+
+namespace medtrail {
+namespace {
+
+using nlohmann::json;
+
+// A reading validated and committed-to outside the write lock.
+struct Prepared {
+  std::string source;
+  std::uint64_t line = 0;
+  ValidReading reading;
+  std::string canonical;  // JCS of the reading as received (with its "sig", if any)
+  std::string signed_part;  // JCS of the reading without "sig"
+  Bytes salt;
+  Hash commitment{};
+  std::array<std::uint8_t, 16> replay_tag{};
+  std::optional<Hash> subject;
+  std::optional<std::string> file_sha256;
+};
+
+std::string file_sha256_hex(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return {};
+  crypto::Sha256 sha;
+  std::uint8_t buf[65536];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) sha.update(std::span(buf, n));
+  bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) return {};
+  return to_hex(sha.finish());
+}
+
+}  // namespace
+
+struct Ingestor::Impl {
+  Ledger& ledger;
+  const SigningKey& gateway;
+  const DataKey& data_key;
+  IngestOptions options;
+  IngestEvents events;
+  IngestStats stats;
+  std::string gateway_key_id;
+  std::vector<Prepared> chunk;
+  std::int64_t chunk_started_ms = 0;
+  // Atomic mode: one transaction for the whole run; receipts wait in a spool file.
+  std::unique_ptr<sql::WriteTransaction> atomic_tx;
+  std::unique_ptr<Ledger::Appender> atomic_appender;
+  std::FILE* spool = nullptr;
+
+  Impl(Ledger& l, const SigningKey& g, const DataKey& d, IngestOptions o, IngestEvents e)
+      : ledger(l), gateway(g), data_key(d), options(std::move(o)), events(std::move(e)) {
+    gateway_key_id = gateway.identity().key_id();
+    if (options.atomic) {
+      spool = std::tmpfile();
+      if (!spool) throw Error(ExitCode::environment, "cannot create a temporary file for --atomic receipts");
+    }
+  }
+  ~Impl() {
+    if (spool) std::fclose(spool);
+  }
+
+  void emit_rejection(const std::string& source, std::uint64_t line, const std::string& reason) {
+    ++stats.rejected;
+    json r = {{"line", line}, {"source", source}, {"reason", reason}, {"status", "rejected"}};
+    if (events.rejection) events.rejection(r.dump());
+  }
+
+  void add(const std::string& source, std::uint64_t line, std::string_view text) {
+    ++stats.lines;
+    json parsed = json::parse(text, nullptr, false);
+    if (parsed.is_discarded()) return emit_rejection(source, line, "not valid JSON (or not UTF-8)");
+    auto check = validate_reading(parsed, {now_unix_ms(), options.max_future_skew_ms});
+    if (!check.reading) return emit_rejection(source, line, check.reason);
+    Prepared p;
+    p.source = source;
+    p.line = line;
+    p.reading = std::move(*check.reading);
+    try {
+      p.canonical = jcs::canonicalize(parsed);
+      if (p.reading.signature) {
+        json unsigned_reading = parsed;
+        unsigned_reading.erase("sig");
+        p.signed_part = jcs::canonicalize(unsigned_reading);
+      }
+    } catch (const Error& e) {
+      return emit_rejection(source, line, e.what());
+    }
+    if (p.reading.payload_file) {
+      std::string path = *p.reading.payload_file;
+      if (!path.empty() && path[0] != '/' && !options.payload_base_dir.empty()) path = options.payload_base_dir + "/" + path;
+      std::string digest = file_sha256_hex(path);
+      if (digest.empty()) return emit_rejection(source, line, "payload_file " + *p.reading.payload_file + " cannot be read");
+      p.file_sha256 = digest;
+    }
+    p.salt = crypto::random_bytes(32);
+    crypto::Sha256 sha;
+    sha.update(p.salt);
+    sha.update(p.canonical);
+    p.commitment = sha.finish();
+    p.replay_tag = data_key.replay_tag(p.canonical);
+    if (p.reading.subject) p.subject = data_key.pseudonym(*p.reading.subject);
+    if (chunk.empty()) chunk_started_ms = now_unix_ms();
+    chunk.push_back(std::move(p));
+    if (chunk.size() >= options.chunk_records || now_unix_ms() - chunk_started_ms >= options.chunk_max_ms)
+      flush();
+  }
+
+  void flush() {
+    if (chunk.empty()) return;
+    if (options.atomic) {
+      if (!atomic_tx) {
+        atomic_tx = std::make_unique<sql::WriteTransaction>(ledger.db());
+        ledger.require_active(gateway.identity().key, {"gateway", "authority"});
+        atomic_appender = std::make_unique<Ledger::Appender>(ledger);
+      }
+      commit_chunk(*atomic_appender, [&](const std::string& line) {
+        std::fputs(line.c_str(), spool);
+        std::fputc('\n', spool);
+      });
+    } else {
+      std::vector<std::string> receipts;
+      sql::WriteTransaction tx(ledger.db());
+      ledger.require_active(gateway.identity().key, {"gateway", "authority"});
+      Ledger::Appender appender(ledger);
+      commit_chunk(appender, [&](const std::string& line) { receipts.push_back(line); });
+      tx.commit();
+      for (const auto& r : receipts)
+        if (events.receipt) events.receipt(r);
+      if (events.committed) events.committed();
+    }
+    chunk.clear();
+  }
+
+  // Runs inside the caller's write transaction.
+  void commit_chunk(Ledger::Appender& appender, const std::function<void(const std::string&)>& receipt) {
+    std::map<std::string, Identity> devices;
+    for (auto& id : ledger.identities()) devices[id.name] = std::move(id);
+    auto find_replay = ledger.db().prepare(
+        "SELECT l.idx, l.id FROM payloads p JOIN leaves l ON l.idx = p.idx WHERE p.replay_tag = ?");
+    std::int64_t received = now_unix_ms();
+    std::uint64_t first = appender.size();
+    merkle::Frontier seal_tree;
+    for (auto& p : chunk) {
+      auto device = devices.find(p.reading.device);
+      if (device == devices.end()) {
+        emit_rejection(p.source, p.line, "device " + p.reading.device + " is not enrolled (medtrail enroll)");
+        continue;
+      }
+      if (device->second.retired_index) {
+        emit_rejection(p.source, p.line, "device " + p.reading.device + " is retired");
+        continue;
+      }
+      if (device->second.key) {
+        auto sig = p.reading.signature ? base64_decode(*p.reading.signature) : std::nullopt;
+        if (!p.reading.signature) {
+          emit_rejection(p.source, p.line, "device " + p.reading.device + " is enrolled with a key and must sign its readings (\"sig\")");
+          continue;
+        }
+        if (!sig || !verify_signature(*device->second.key, p.signed_part, *sig)) {
+          emit_rejection(p.source, p.line, "the device signature \"sig\" does not verify under " + p.reading.device + "'s key");
+          continue;
+        }
+      }
+      find_replay.bind_blob(1, p.replay_tag);
+      if (find_replay.step()) {
+        json r = {{"id", to_hex(find_replay.blob(1))}, {"index", find_replay.integer(0)}, {"device", p.reading.device},
+                  {"type", p.reading.type}, {"time", format_rfc3339_ms(p.reading.time_ms)}, {"status", "duplicate"},
+                  {"line", p.line}};
+        find_replay.reset();
+        ++stats.duplicates;
+        receipt(r.dump());
+        continue;
+      }
+      find_replay.reset();
+      std::vector<std::string> links;
+      std::string link_error;
+      for (const auto& link : p.reading.derived_from) {
+        try {
+          links.push_back(to_hex(ledger.leaf(ledger.resolve(link)).id));
+        } catch (const Error& e) {
+          link_error = std::string("derived_from: ") + e.what();
+          break;
+        }
+      }
+      if (!link_error.empty()) {
+        emit_rejection(p.source, p.line, link_error);
+        continue;
+      }
+      LeafRow row;
+      row.kind = "reading";
+      row.device = p.reading.device;
+      row.gateway = gateway_key_id;
+      row.time_ms = p.reading.time_ms;
+      row.received_ms = received;
+      row.type = p.reading.type;
+      row.commitment = p.commitment;
+      row.subject = p.subject;
+      if (!links.empty() || p.file_sha256) {
+        row.extra = json::object();
+        if (!links.empty()) row.extra["derived_from"] = links;
+        if (p.file_sha256) row.extra["file_sha256"] = *p.file_sha256;
+      }
+      auto index = appender.append(row);
+      appender.add_payload(index, p.salt, p.canonical, p.replay_tag);
+      seal_tree.push(row.id);
+      ++stats.accepted;
+      json r = {{"id", to_hex(row.id)}, {"index", index}, {"device", p.reading.device}, {"type", p.reading.type},
+                {"time", format_rfc3339_ms(p.reading.time_ms)}, {"status", "pending"}, {"line", p.line}};
+      receipt(r.dump());
+    }
+    if (seal_tree.size() == 0) return;
+    LeafRow seal;
+    seal.kind = "seal";
+    seal.gateway = gateway_key_id;
+    seal.received_ms = received;
+    seal.extra = {{"first", first}, {"count", seal_tree.size()}, {"root", to_hex(seal_tree.root())}};
+    seal.extra["sig"] = base64_encode(gateway.sign(signed_part_of(seal)));
+    appender.append(seal);
+  }
+
+  IngestStats finish() {
+    flush();
+    if (options.atomic && atomic_tx) {
+      if (stats.rejected > 0) {
+        atomic_tx.reset();  // rolls back: all or nothing
+        atomic_appender.reset();
+        stats.accepted = 0;
+        stats.duplicates = 0;
+        return stats;
+      }
+      atomic_appender.reset();
+      atomic_tx->commit();
+      atomic_tx.reset();
+      std::rewind(spool);
+      char* line = nullptr;
+      std::size_t cap = 0;
+      ssize_t n;
+      while ((n = ::getline(&line, &cap, spool)) > 0) {
+        std::string text(line, static_cast<std::size_t>(n));
+        if (!text.empty() && text.back() == '\n') text.pop_back();
+        if (events.receipt) events.receipt(text);
+      }
+      std::free(line);
+      if (events.committed) events.committed();
+    }
+    return stats;
+  }
+};
+
+Ingestor::Ingestor(Ledger& ledger, const SigningKey& gateway, const DataKey& data_key, IngestOptions options,
+                   IngestEvents events)
+    : impl_(std::make_unique<Impl>(ledger, gateway, data_key, std::move(options), std::move(events))) {}
+Ingestor::~Ingestor() = default;
+
+void Ingestor::add_line(const std::string& source, std::uint64_t line_number, std::string_view text) {
+  impl_->add(source, line_number, text);
+}
+
+void Ingestor::reject(const std::string& source, std::uint64_t line_number, const std::string& reason) {
+  ++impl_->stats.lines;
+  impl_->emit_rejection(source, line_number, reason);
+}
+
+IngestStats Ingestor::finish() { return impl_->finish(); }
+
+}  // namespace medtrail

@@ -1,0 +1,57 @@
+// Ingest: validate readings, commit them as records in chunks, each chunk closed by a seal
+// record that the gateway signs over the chunk's Merkle root. One Ed25519 signature per
+// chunk instead of per reading keeps the gateway's attestation affordable at high rates,
+// while every reading stays attributable: its leaf lies under a signed seal.
+//
+// Crash safety: a receipt is emitted only after the chunk that holds it is committed, so
+// every receipt a caller has seen is in the ledger. Replays are found by an HMAC tag over
+// the reading (never a bare hash of a low-entropy value) and reported as duplicates.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ledger.hpp"
+#include "reading.hpp"
+
+namespace medtrail {
+
+struct IngestOptions {
+  bool atomic = false;                 // all or nothing
+  std::size_t chunk_records = 4096;    // records per commit (and per seal)
+  std::int64_t chunk_max_ms = 1000;    // a slow producer still gets receipts within about this
+  std::int64_t max_future_skew_ms = 5 * 60 * 1000;
+  std::string payload_base_dir;        // where relative payload_file paths are resolved
+};
+
+struct IngestEvents {
+  std::function<void(const std::string& receipt_line)> receipt;     // after commit
+  std::function<void(const std::string& rejection_line)> rejection;
+  std::function<void()> committed;                                  // after each commit
+};
+
+struct IngestStats {
+  std::uint64_t lines = 0;
+  std::uint64_t accepted = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t rejected = 0;
+};
+
+class Ingestor {
+ public:
+  Ingestor(Ledger& ledger, const SigningKey& gateway, const DataKey& data_key, IngestOptions options,
+           IngestEvents events);
+  ~Ingestor();
+  // One input line (without its newline). `source` names the file for rejections.
+  void add_line(const std::string& source, std::uint64_t line_number, std::string_view text);
+  void reject(const std::string& source, std::uint64_t line_number, const std::string& reason);
+  // Commits what is left. In atomic mode commits only when nothing was rejected.
+  IngestStats finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace medtrail

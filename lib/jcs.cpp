@@ -1,0 +1,191 @@
+#include "jcs.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <vector>
+
+#include "error.hpp"
+
+namespace medtrail::jcs {
+namespace {
+
+using nlohmann::json;
+
+constexpr double kMaxSafeInteger = 9007199254740992.0;  // 2^53
+
+[[noreturn]] void fail(const std::string& why) { throw Error(ExitCode::usage, "cannot canonicalise JSON: " + why); }
+
+// Validates UTF-8 and returns the next code point; advances i.
+char32_t next_code_point(const std::string& s, std::size_t& i) {
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = byte(i);
+  if (c < 0x80) {
+    ++i;
+    return c;
+  }
+  int extra = (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
+  if (extra < 0) fail("invalid UTF-8");
+  char32_t cp = c & (0x3f >> extra);
+  for (int k = 1; k <= extra; ++k) {
+    if (i + static_cast<std::size_t>(k) >= s.size()) fail("invalid UTF-8");
+    unsigned char cc = byte(i + static_cast<std::size_t>(k));
+    if ((cc & 0xc0) != 0x80) fail("invalid UTF-8");
+    cp = cp << 6 | (cc & 0x3f);
+  }
+  static constexpr char32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+  if (cp < kMin[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) fail("invalid UTF-8");
+  i += static_cast<std::size_t>(extra) + 1;
+  return cp;
+}
+
+// Member names sort by their UTF-16 code units (RFC 8785 section 3.2.3).
+std::u16string utf16_of(const std::string& s) {
+  std::u16string out;
+  for (std::size_t i = 0; i < s.size();) {
+    char32_t cp = next_code_point(s, i);
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      out.push_back(static_cast<char16_t>(0xd800 + (cp >> 10)));
+      out.push_back(static_cast<char16_t>(0xdc00 + (cp & 0x3ff)));
+    } else {
+      out.push_back(static_cast<char16_t>(cp));
+    }
+  }
+  return out;
+}
+
+void write_string(const std::string& s, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t start = i;
+    char32_t cp = next_code_point(s, i);  // validates as it goes
+    switch (cp) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (cp < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[cp >> 4]);
+          out.push_back(kHex[cp & 0xf]);
+        } else {
+          out.append(s, start, i - start);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+void write_value(const json& v, std::string& out);
+
+void write_object(const json& v, std::string& out) {
+  out.push_back('{');
+  if (v.size() <= 1) {
+    for (const auto& [key, value] : v.items()) {
+      write_string(key, out);
+      out.push_back(':');
+      write_value(value, out);
+    }
+  } else {
+    // nlohmann orders keys by UTF-8 bytes, which differs from UTF-16 order only when a key
+    // holds characters above U+FFFF; sort by UTF-16 explicitly to be exact.
+    std::vector<std::pair<std::u16string, json::const_iterator>> members;
+    members.reserve(v.size());
+    for (auto it = v.begin(); it != v.end(); ++it) members.emplace_back(utf16_of(it.key()), it);
+    std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    bool first = true;
+    for (const auto& [name, it] : members) {
+      if (!first) out.push_back(',');
+      first = false;
+      write_string(it.key(), out);
+      out.push_back(':');
+      write_value(it.value(), out);
+    }
+  }
+  out.push_back('}');
+}
+
+void write_value(const json& v, std::string& out) {
+  switch (v.type()) {
+    case json::value_t::null: out += "null"; break;
+    case json::value_t::boolean: out += v.get<bool>() ? "true" : "false"; break;
+    case json::value_t::string: write_string(v.get_ref<const std::string&>(), out); break;
+    case json::value_t::number_integer: {
+      auto n = v.get<std::int64_t>();
+      if (std::fabs(static_cast<double>(n)) > kMaxSafeInteger) fail("integer " + std::to_string(n) + " exceeds 2^53");
+      out += std::to_string(n);
+      break;
+    }
+    case json::value_t::number_unsigned: {
+      auto n = v.get<std::uint64_t>();
+      if (static_cast<double>(n) > kMaxSafeInteger) fail("integer " + std::to_string(n) + " exceeds 2^53");
+      out += std::to_string(n);
+      break;
+    }
+    case json::value_t::number_float: out += format_number(v.get<double>()); break;
+    case json::value_t::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& e : v) {
+        if (!first) out.push_back(',');
+        first = false;
+        write_value(e, out);
+      }
+      out.push_back(']');
+      break;
+    }
+    case json::value_t::object: write_object(v, out); break;
+    default: fail("binary or discarded values have no JSON form");
+  }
+}
+
+}  // namespace
+
+std::string format_number(double value) {
+  if (!std::isfinite(value)) fail("NaN and Infinity are not JSON numbers");
+  if (value == 0) return "0";  // also -0
+  // Shortest round-trip digits and decimal exponent from std::to_chars' scientific form.
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
+  if (ec != std::errc()) fail("number formatting failed");
+  std::string sci(buf, end);
+  bool negative = sci[0] == '-';
+  if (negative) sci.erase(0, 1);
+  auto e = sci.find('e');
+  std::string digits = sci.substr(0, e);
+  digits.erase(std::remove(digits.begin(), digits.end(), '.'), digits.end());
+  int exponent = std::stoi(sci.substr(e + 1));
+  // ECMAScript: value = 0.d1d2...dk * 10^n with n = exponent + 1.
+  int k = static_cast<int>(digits.size());
+  int n = exponent + 1;
+  std::string out = negative ? "-" : "";
+  if (k <= n && n <= 21) {
+    out += digits + std::string(static_cast<std::size_t>(n - k), '0');
+  } else if (0 < n && n <= 21) {
+    out += digits.substr(0, static_cast<std::size_t>(n)) + "." + digits.substr(static_cast<std::size_t>(n));
+  } else if (-6 < n && n <= 0) {
+    out += "0." + std::string(static_cast<std::size_t>(-n), '0') + digits;
+  } else {
+    out += digits.substr(0, 1);
+    if (k > 1) out += "." + digits.substr(1);
+    out += "e";
+    out += n - 1 >= 0 ? "+" : "-";
+    out += std::to_string(std::abs(n - 1));
+  }
+  return out;
+}
+
+std::string canonicalize(const json& value) {
+  std::string out;
+  out.reserve(256);
+  write_value(value, out);
+  return out;
+}
+
+}  // namespace medtrail::jcs

@@ -1,0 +1,540 @@
+#include "ledger.hpp"
+
+#include <algorithm>
+#include <map>
+#include <unistd.h>
+
+#include "crypto.hpp"
+#include "error.hpp"
+#include "jcs.hpp"
+#include "note.hpp"
+#include "timefmt.hpp"
+
+namespace medtrail {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kLevelShift = 58;
+
+std::int64_t node_key(int level, std::uint64_t index) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(level) << kLevelShift | index);
+}
+
+Hash to_hash(std::span<const std::uint8_t> blob, const char* what) {
+  if (blob.size() != 32) throw Error(ExitCode::verification_failed, std::string("stored ") + what + " is not 32 bytes");
+  Hash h;
+  std::copy(blob.begin(), blob.end(), h.begin());
+  return h;
+}
+
+// Schema migrations, applied in order; user_version records how many have run.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE leaves(
+  idx INTEGER PRIMARY KEY,
+  id BLOB NOT NULL,
+  kind TEXT NOT NULL,
+  device TEXT,
+  gateway TEXT,
+  time_ms INTEGER,
+  received_ms INTEGER NOT NULL,
+  type TEXT,
+  commitment BLOB,
+  subject BLOB,
+  extra TEXT
+);
+CREATE INDEX leaves_id ON leaves(id);
+CREATE TABLE payloads(
+  idx INTEGER PRIMARY KEY REFERENCES leaves(idx),
+  salt BLOB NOT NULL,
+  reading TEXT NOT NULL,
+  replay_tag BLOB NOT NULL
+);
+CREATE UNIQUE INDEX payloads_replay ON payloads(replay_tag);
+CREATE TABLE nodes(key INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+CREATE TABLE blocks(
+  height INTEGER PRIMARY KEY,
+  hash BLOB NOT NULL,
+  header TEXT NOT NULL,
+  signatures TEXT NOT NULL,
+  checkpoint TEXT NOT NULL
+);
+CREATE TABLE identities(
+  name TEXT PRIMARY KEY,
+  role TEXT NOT NULL,
+  key_id TEXT,
+  public_key BLOB,
+  kind TEXT NOT NULL DEFAULT '',
+  enrolled_idx INTEGER NOT NULL REFERENCES leaves(idx),
+  retired_idx INTEGER REFERENCES leaves(idx)
+);
+CREATE INDEX identities_key ON identities(key_id);
+)sql",
+};
+constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
+static_assert(kMigrationCount == kSchemaVersion);
+
+void configure(sql::Database& db) {
+  db.exec("PRAGMA foreign_keys=ON");
+  db.exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: durable across application crashes
+}
+
+}  // namespace
+
+json envelope_of(const LeafRow& row) {
+  json env = json::object();
+  env["v"] = kEnvelopeVersion;
+  env["kind"] = row.kind;
+  env["received"] = format_rfc3339_ms(row.received_ms);
+  if (row.kind == "reading") {
+    if (row.device) env["device"] = *row.device;
+    if (row.gateway) env["gateway"] = *row.gateway;
+    if (row.time_ms) env["time"] = format_rfc3339_ms(*row.time_ms);
+    if (row.type) env["type"] = *row.type;
+    if (row.commitment) env["commitment"] = to_hex(*row.commitment);
+    if (row.subject) env["subject"] = to_hex(*row.subject);
+  } else {
+    // identity / retirement: device column holds the identity name, type its role.
+    if (row.device) env["name"] = *row.device;
+    if (row.type) env["role"] = *row.type;
+    if (row.gateway) env[row.kind == "seal" ? "gateway" : "signer"] = *row.gateway;
+  }
+  if (row.extra.is_object())
+    for (const auto& [key, value] : row.extra.items()) env[key] = value;
+  return env;
+}
+
+std::string canonical_envelope(const LeafRow& row) { return jcs::canonicalize(envelope_of(row)); }
+
+Hash leaf_hash_of(const LeafRow& row) { return merkle::leaf_hash(as_bytes(canonical_envelope(row))); }
+
+std::string signed_part_of(const LeafRow& row) {
+  json env = envelope_of(row);
+  env.erase("sig");
+  return jcs::canonicalize(env);
+}
+
+json Block::to_json() const {
+  return {{"hash", to_hex(hash)}, {"header", header}, {"signatures", signatures}};
+}
+
+Hash empty_policy_root() { return crypto::sha256(std::string_view("[]")); }
+
+LeafRow read_leaf_row(sql::Statement& s, int c) {
+  LeafRow row;
+  row.index = static_cast<std::uint64_t>(s.integer(c));
+  row.id = to_hash(s.blob(c + 1), "record id");
+  row.kind = s.text(c + 2);
+  if (!s.is_null(c + 3)) row.device = s.text(c + 3);
+  if (!s.is_null(c + 4)) row.gateway = s.text(c + 4);
+  if (!s.is_null(c + 5)) row.time_ms = s.integer(c + 5);
+  row.received_ms = s.integer(c + 6);
+  if (!s.is_null(c + 7)) row.type = s.text(c + 7);
+  if (!s.is_null(c + 8)) row.commitment = to_hash(s.blob(c + 8), "commitment");
+  if (!s.is_null(c + 9)) row.subject = to_hash(s.blob(c + 9), "subject pseudonym");
+  if (!s.is_null(c + 10)) {
+    row.extra = json::parse(s.text(c + 10), nullptr, false);
+    if (!row.extra.is_object())
+      throw Error(ExitCode::verification_failed, "record " + std::to_string(row.index) + " has a malformed extra column");
+  }
+  return row;
+}
+
+Ledger::Ledger(std::unique_ptr<sql::Database> db) : db_(std::move(db)) {}
+
+void Ledger::migrate() {
+  auto version_stmt = db_->prepare("PRAGMA user_version");
+  version_stmt.step();
+  auto version = static_cast<int>(version_stmt.integer(0));
+  if (version > kSchemaVersion)
+    throw Error(ExitCode::environment, db_->path() + " uses ledger schema version " + std::to_string(version) +
+                                           ", newer than this medtrail supports (" +
+                                           std::to_string(kSchemaVersion) + "); upgrade medtrail");
+  for (int v = version; v < kMigrationCount; ++v) {
+    db_->exec(kMigrations[v]);
+    db_->exec(("PRAGMA user_version=" + std::to_string(v + 1)).c_str());
+  }
+}
+
+void Ledger::load_meta() {
+  auto stmt = db_->prepare("SELECT key, value FROM meta");
+  std::map<std::string, std::string> meta;
+  while (stmt.step()) meta[stmt.text(0)] = stmt.text(1);
+  if (meta["format"] != "medtrail-ledger")
+    throw Error(ExitCode::environment, db_->path() + " is not a medtrail ledger");
+  origin_ = meta["origin"];
+  data_key_id_ = meta["data_key_id"];
+}
+
+Ledger Ledger::open(const std::string& path, bool writable, Options options) {
+  auto db = std::make_unique<sql::Database>(path, writable ? sql::Database::Mode::read_write
+                                                           : sql::Database::Mode::read_only,
+                                            options.busy_timeout_ms);
+  Ledger ledger(std::move(db));
+  configure(*ledger.db_);
+  // Reading the schema version is the first access: random bytes or an empty file fail here.
+  auto stmt = ledger.db_->prepare("PRAGMA user_version");
+  stmt.step();
+  auto version = stmt.integer(0);
+  if (version == 0)
+    throw Error(ExitCode::environment, path + " is not a medtrail ledger (no schema)");
+  if (version > kSchemaVersion)
+    throw Error(ExitCode::environment, path + " uses ledger schema version " + std::to_string(version) +
+                                           ", newer than this medtrail supports (" +
+                                           std::to_string(kSchemaVersion) + "); upgrade medtrail");
+  if (version < kSchemaVersion) {
+    if (!writable)
+      throw Error(ExitCode::environment, path + " uses an older schema; run a writing command (e.g. anchor) to migrate it");
+    sql::WriteTransaction tx(*ledger.db_);
+    ledger.migrate();
+    tx.commit();
+  }
+  ledger.load_meta();
+  return ledger;
+}
+
+Ledger Ledger::create(const std::string& path, const SigningKey& authority, const std::string& origin,
+                      const DataKey& data_key, Options options) {
+  if (origin.empty() || origin.find('\n') != std::string::npos || origin.size() > 256)
+    throw Error(ExitCode::usage, "--origin must be one line of at most 256 characters, e.g. hospital-a.example/ward3");
+  if (::access(path.c_str(), F_OK) == 0)
+    throw Error(ExitCode::usage, path + " already exists; refusing to initialise over an existing file");
+  auto db = std::make_unique<sql::Database>(path, sql::Database::Mode::create, options.busy_timeout_ms);
+  Ledger ledger(std::move(db));
+  auto& d = *ledger.db_;
+  d.exec("PRAGMA journal_mode=WAL");
+  configure(d);
+  sql::WriteTransaction tx(d);
+  ledger.migrate();
+  auto meta = d.prepare("INSERT INTO meta(key, value) VALUES (?, ?)");
+  meta.bind(1, "format").bind(2, "medtrail-ledger").run();
+  meta.bind(1, "origin").bind(2, origin).run();
+  meta.bind(1, "data_key_id").bind(2, data_key.id()).run();
+  meta.bind(1, "created").bind(2, format_rfc3339_ms(now_unix_ms())).run();
+  ledger.origin_ = origin;
+  ledger.data_key_id_ = data_key.id();
+
+  // Leaf 0: the authority enrols itself; its self-signature is what --trust pins.
+  const auto& id = authority.identity();
+  LeafRow genesis;
+  genesis.kind = "identity";
+  genesis.device = id.name;
+  genesis.type = "authority";
+  genesis.gateway = id.key_id();
+  genesis.received_ms = now_unix_ms();
+  genesis.extra = {{"public_key", base64_encode(id.key)}, {"origin", origin}};
+  genesis.extra["sig"] = base64_encode(authority.sign(signed_part_of(genesis)));
+  Appender appender(ledger);
+  std::uint64_t index = appender.append(genesis);
+  d.prepare("INSERT INTO identities(name, role, key_id, public_key, kind, enrolled_idx) VALUES (?, ?, ?, ?, '', ?)")
+      .bind(1, id.name).bind(2, "authority").bind(3, id.key_id()).bind_blob(4, id.key).bind(5, index).run();
+  tx.commit();
+  // Height 0 seals the genesis record.
+  if (!ledger.anchor(authority, 1, false))
+    throw Error(ExitCode::environment, "could not seal the genesis block");
+  return ledger;
+}
+
+std::uint64_t Ledger::size() {
+  auto stmt = db_->prepare("SELECT coalesce(max(idx) + 1, 0) FROM leaves");
+  stmt.step();
+  return static_cast<std::uint64_t>(stmt.integer(0));
+}
+
+namespace {
+std::optional<Block> read_block(sql::Statement& stmt) {
+  if (!stmt.step()) return std::nullopt;
+  Block b;
+  b.height = static_cast<std::uint64_t>(stmt.integer(0));
+  b.hash = to_hash(stmt.blob(1), "block hash");
+  b.header = json::parse(stmt.text(2), nullptr, false);
+  b.signatures = json::parse(stmt.text(3), nullptr, false);
+  b.checkpoint = stmt.text(4);
+  if (!b.header.is_object() || !b.signatures.is_array() || !b.header.contains("tree_size") ||
+      !b.header["tree_size"].is_number_unsigned())
+    throw Error(ExitCode::verification_failed, "block " + std::to_string(b.height) + " is malformed in the ledger");
+  return b;
+}
+}  // namespace
+
+std::optional<Block> Ledger::latest_block() {
+  auto stmt = db_->prepare("SELECT height, hash, header, signatures, checkpoint FROM blocks ORDER BY height DESC LIMIT 1");
+  return read_block(stmt);
+}
+
+std::optional<Block> Ledger::block(std::uint64_t height) {
+  auto stmt = db_->prepare("SELECT height, hash, header, signatures, checkpoint FROM blocks WHERE height = ?");
+  stmt.bind(1, height);
+  return read_block(stmt);
+}
+
+std::optional<std::uint64_t> Ledger::block_height_of(std::uint64_t index) {
+  // Blocks are few compared with leaves; the first block whose tree_size exceeds index holds it.
+  auto stmt = db_->prepare(
+      "SELECT height FROM blocks WHERE json_extract(header, '$.tree_size') > ? ORDER BY height LIMIT 1");
+  stmt.bind(1, index);
+  if (!stmt.step()) return std::nullopt;
+  return static_cast<std::uint64_t>(stmt.integer(0));
+}
+
+LeafRow Ledger::leaf(std::uint64_t index) {
+  std::string sql = std::string("SELECT ") + kLeafColumns + " FROM leaves WHERE idx = ?";
+  auto stmt = db_->prepare(sql.c_str());
+  stmt.bind(1, index);
+  if (!stmt.step()) throw Error(ExitCode::not_found, "no record at index " + std::to_string(index));
+  return read_leaf_row(stmt, 0);
+}
+
+std::optional<json> Ledger::payload(std::uint64_t index) {
+  auto stmt = db_->prepare("SELECT salt, reading FROM payloads WHERE idx = ?");
+  stmt.bind(1, index);
+  if (!stmt.step()) return std::nullopt;
+  json reading = json::parse(stmt.text(1), nullptr, false);
+  return json{{"reading", reading}, {"salt", to_hex(stmt.blob(0))}};
+}
+
+std::uint64_t Ledger::resolve(std::string_view text) {
+  if (text.size() < 8 || text.size() > 64)
+    throw Error(ExitCode::usage, "record id \"" + std::string(text) + "\" must be 8 to 64 hex digits");
+  std::string lower;
+  for (char c : text) {
+    char l = static_cast<char>(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+    if (!((l >= '0' && l <= '9') || (l >= 'a' && l <= 'f')))
+      throw Error(ExitCode::usage, "record id \"" + std::string(text) + "\" is not hexadecimal");
+    lower.push_back(l);
+  }
+  // Prefix range on the blob index: [prefix 00.., prefix ff..].
+  std::string low = lower + std::string(64 - lower.size(), '0');
+  std::string high = lower + std::string(64 - lower.size(), 'f');
+  auto lo = *hash_from_hex(low);
+  auto hi = *hash_from_hex(high);
+  auto stmt = db_->prepare("SELECT idx FROM leaves WHERE id BETWEEN ? AND ? LIMIT 2");
+  stmt.bind_blob(1, lo).bind_blob(2, hi);
+  if (!stmt.step()) throw Error(ExitCode::not_found, "no record with id " + lower);
+  auto index = static_cast<std::uint64_t>(stmt.integer(0));
+  if (stmt.step()) throw Error(ExitCode::usage, "record id prefix " + lower + " is ambiguous; give more digits");
+  return index;
+}
+
+std::vector<Identity> Ledger::identities() {
+  std::vector<Identity> out;
+  auto stmt = db_->prepare("SELECT name, role, public_key, kind, enrolled_idx, retired_idx FROM identities ORDER BY enrolled_idx");
+  while (stmt.step()) {
+    Identity id;
+    id.name = stmt.text(0);
+    id.role = stmt.text(1);
+    if (!stmt.is_null(2)) {
+      auto blob = stmt.blob(2);
+      if (blob.size() != 32) throw Error(ExitCode::verification_failed, "identity " + id.name + " has a malformed key");
+      PublicKey k;
+      std::copy(blob.begin(), blob.end(), k.begin());
+      id.key = k;
+    }
+    id.kind = stmt.text(3);
+    id.enrolled_index = static_cast<std::uint64_t>(stmt.integer(4));
+    if (!stmt.is_null(5)) id.retired_index = static_cast<std::uint64_t>(stmt.integer(5));
+    out.push_back(std::move(id));
+  }
+  return out;
+}
+
+std::optional<Identity> Ledger::identity(const std::string& name) {
+  for (auto& id : identities())
+    if (id.name == name) return id;
+  return std::nullopt;
+}
+
+merkle::HashGetter Ledger::hash_getter() {
+  // Statements are shared by the returned getter; it must not outlive the ledger.
+  auto leaf_stmt = std::make_shared<sql::Statement>(db_->prepare("SELECT id FROM leaves WHERE idx = ?"));
+  auto node_stmt = std::make_shared<sql::Statement>(db_->prepare("SELECT hash FROM nodes WHERE key = ?"));
+  return [leaf_stmt, node_stmt](int level, std::uint64_t index) -> Hash {
+    auto& stmt = level == 0 ? *leaf_stmt : *node_stmt;
+    stmt.bind(1, level == 0 ? static_cast<std::int64_t>(index) : node_key(level, index));
+    if (!stmt.step()) {
+      stmt.reset();
+      throw Error(ExitCode::verification_failed, "stored hash missing at level " + std::to_string(level) +
+                                                     " index " + std::to_string(index));
+    }
+    Hash h = to_hash(stmt.blob(0), "tree hash");
+    stmt.reset();
+    return h;
+  };
+}
+
+Identity Ledger::require_active(const PublicKey& key, std::initializer_list<std::string_view> roles) {
+  std::string wanted;
+  for (auto r : roles) wanted += std::string(wanted.empty() ? "" : " or ") + std::string(r);
+  for (auto& id : identities()) {
+    if (!id.key || *id.key != key) continue;
+    if (id.retired_index)
+      throw Error(ExitCode::verification_failed, "identity " + id.name + " (key " + key_id_of(key) + ") was retired at record " +
+                                                     std::to_string(*id.retired_index));
+    if (std::find(roles.begin(), roles.end(), id.role) == roles.end())
+      throw Error(ExitCode::usage, "identity " + id.name + " is enrolled as " + id.role + ", but this needs " + wanted);
+    return id;
+  }
+  throw Error(ExitCode::not_found, "key " + key_id_of(key) + " is not enrolled on this ledger (enroll it as " + wanted + " first)");
+}
+
+Ledger::Appender::Appender(Ledger& ledger)
+    : ledger_(ledger),
+      insert_leaf_(ledger.db_->prepare(
+          "INSERT INTO leaves(idx, id, kind, device, gateway, time_ms, received_ms, type, commitment, subject, extra) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")),
+      insert_node_(ledger.db_->prepare("INSERT INTO nodes(key, hash) VALUES (?, ?)")),
+      insert_payload_(ledger.db_->prepare("INSERT INTO payloads(idx, salt, reading, replay_tag) VALUES (?, ?, ?, ?)")) {
+  frontier_ = merkle::Frontier::load(ledger.size(), ledger.hash_getter());
+}
+
+std::uint64_t Ledger::Appender::append(LeafRow& row) {
+  row.index = frontier_.size();
+  row.id = leaf_hash_of(row);
+  auto& s = insert_leaf_;
+  s.bind(1, row.index).bind_blob(2, row.id).bind(3, row.kind).bind(4, row.device).bind(5, row.gateway);
+  s.bind(6, row.time_ms).bind(7, row.received_ms).bind(8, row.type);
+  if (row.commitment) s.bind_blob(9, *row.commitment); else s.bind_null(9);
+  if (row.subject) s.bind_blob(10, *row.subject); else s.bind_null(10);
+  if (row.extra.is_object() && !row.extra.empty()) s.bind(11, jcs::canonicalize(row.extra)); else s.bind_null(11);
+  s.run();
+  frontier_.push(row.id, [this](int level, std::uint64_t index, const Hash& hash) {
+    if (level == 0) return;
+    insert_node_.bind(1, node_key(level, index)).bind_blob(2, hash).run();
+  });
+  return row.index;
+}
+
+void Ledger::Appender::add_payload(std::uint64_t index, std::span<const std::uint8_t> salt, std::string_view reading,
+                                   std::span<const std::uint8_t> replay_tag) {
+  insert_payload_.bind(1, index).bind_blob(2, salt).bind(3, reading).bind_blob(4, replay_tag).run();
+}
+
+std::vector<LeafRow> Ledger::enroll(const SigningKey& authority, const std::vector<EnrollRequest>& requests) {
+  sql::WriteTransaction tx(*db_);
+  const auto& me = authority.identity();
+  require_active(me.key, {"authority"});
+  std::map<std::string, Identity> known;
+  std::map<std::string, std::string> key_owner;
+  for (auto& id : identities()) {
+    if (id.key) key_owner[key_id_of(*id.key)] = id.name;
+    known[id.name] = std::move(id);
+  }
+  Appender appender(*this);
+  auto insert_identity = db_->prepare(
+      "INSERT INTO identities(name, role, key_id, public_key, kind, enrolled_idx) VALUES (?, ?, ?, ?, ?, ?)");
+  std::vector<LeafRow> out;
+  std::int64_t now = now_unix_ms();
+  for (const auto& r : requests) {
+    if (!is_valid_name(r.name))
+      throw Error(ExitCode::usage, "identity name \"" + r.name + "\" must be 1-64 letters, digits, '.', '_' or '-'");
+    if (!is_valid_role(r.role)) throw Error(ExitCode::usage, "unknown role \"" + r.role + "\"");
+    if (r.role != "device" && !r.key)
+      throw Error(ExitCode::usage, "a " + r.role + " must be enrolled with its public key file");
+    if (known.count(r.name))
+      throw Error(ExitCode::usage, "identity " + r.name + " is already enrolled" +
+                                       (known[r.name].retired_index ? " (and retired; names are never reused)" : ""));
+    if (r.key && key_owner.count(key_id_of(*r.key)))
+      throw Error(ExitCode::usage, "that public key is already enrolled as " + key_owner[key_id_of(*r.key)]);
+    LeafRow row;
+    row.kind = "identity";
+    row.device = r.name;
+    row.type = r.role;
+    row.gateway = me.key_id();
+    row.received_ms = now;
+    row.extra = json::object();
+    if (r.key) row.extra["public_key"] = base64_encode(*r.key);
+    if (!r.kind.empty()) row.extra["device_kind"] = r.kind;
+    row.extra["sig"] = base64_encode(authority.sign(signed_part_of(row)));
+    auto index = appender.append(row);
+    insert_identity.bind(1, r.name).bind(2, r.role);
+    if (r.key) insert_identity.bind(3, key_id_of(*r.key)).bind_blob(4, *r.key);
+    else insert_identity.bind_null(3).bind_null(4);
+    insert_identity.bind(5, r.kind).bind(6, index).run();
+    Identity id{r.name, r.role, r.key, r.kind, index, std::nullopt};
+    if (r.key) key_owner[key_id_of(*r.key)] = r.name;
+    known[r.name] = id;
+    out.push_back(std::move(row));
+  }
+  tx.commit();
+  return out;
+}
+
+LeafRow Ledger::retire(const SigningKey& authority, const std::string& name, const std::string& reason) {
+  sql::WriteTransaction tx(*db_);
+  const auto& me = authority.identity();
+  require_active(me.key, {"authority"});
+  auto target = identity(name);
+  if (!target) throw Error(ExitCode::not_found, "no identity named " + name);
+  if (target->retired_index) throw Error(ExitCode::usage, name + " is already retired");
+  if (target->role == "authority") {
+    int active_authorities = 0;
+    for (auto& id : identities()) active_authorities += id.role == "authority" && !id.retired_index;
+    if (active_authorities <= 1)
+      throw Error(ExitCode::usage, "refusing to retire the last active authority; enroll another authority first");
+  }
+  LeafRow row;
+  row.kind = "retirement";
+  row.device = name;
+  row.gateway = me.key_id();
+  row.received_ms = now_unix_ms();
+  row.extra = json::object();
+  if (!reason.empty()) row.extra["reason"] = reason;
+  row.extra["sig"] = base64_encode(authority.sign(signed_part_of(row)));
+  Appender appender(*this);
+  auto index = appender.append(row);
+  db_->prepare("UPDATE identities SET retired_idx = ? WHERE name = ?").bind(1, index).bind(2, name).run();
+  tx.commit();
+  return row;
+}
+
+std::optional<Block> Ledger::anchor(const SigningKey& authority, std::uint64_t max_records, bool allow_empty) {
+  sql::WriteTransaction tx(*db_);
+  const auto& me = authority.identity();
+  require_active(me.key, {"authority"});
+  auto previous = latest_block();
+  std::uint64_t first = previous ? previous->tree_size() : 0;
+  std::uint64_t total = size();
+  std::uint64_t count = std::min<std::uint64_t>(total - first, max_records == 0 ? total - first : max_records);
+  if (count == 0 && !allow_empty) return std::nullopt;
+  std::uint64_t tree_size = first + count;
+
+  // The block's own root covers just its leaves; read them once, in order.
+  merkle::Frontier block_tree;
+  auto leaves = db_->prepare("SELECT id FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx");
+  leaves.bind(1, first).bind(2, tree_size);
+  while (leaves.step()) block_tree.push(to_hash(leaves.blob(0), "record id"));
+  if (block_tree.size() != count) throw Error(ExitCode::verification_failed, "the log has a gap before index " + std::to_string(tree_size));
+  Hash log_root = tree_size == 0 ? merkle::empty_root() : merkle::tree_root(tree_size, hash_getter());
+
+  std::uint64_t height = previous ? previous->height + 1 : 0;
+  json header = {
+      {"version", kBlockVersion},
+      {"origin", origin_},
+      {"height", height},
+      {"prev", previous ? to_hex(previous->hash) : std::string(64, '0')},
+      {"time", format_rfc3339_ms(now_unix_ms())},
+      {"first", first},
+      {"count", count},
+      {"block_root", to_hex(block_tree.root())},
+      {"tree_size", tree_size},
+      {"log_root", to_hex(log_root)},
+      {"policy_root", to_hex(empty_policy_root())},
+      {"signer", me.key_id()},
+  };
+  std::string canonical = jcs::canonicalize(header);
+  Block block;
+  block.height = height;
+  block.hash = crypto::sha256(canonical);
+  block.header = header;
+  block.signatures = json::array({{{"key_id", me.key_id()}, {"sig", base64_encode(authority.sign(canonical))}}});
+  block.checkpoint = sign_note(Checkpoint{origin_, tree_size, log_root}.body(), authority);
+  db_->prepare("INSERT INTO blocks(height, hash, header, signatures, checkpoint) VALUES (?, ?, ?, ?, ?)")
+      .bind(1, height).bind_blob(2, block.hash).bind(3, canonical).bind(4, block.signatures.dump())
+      .bind(5, block.checkpoint).run();
+  tx.commit();
+  return block;
+}
+
+}  // namespace medtrail

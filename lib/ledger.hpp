@@ -1,0 +1,155 @@
+// The ledger: one SQLite file holding an append-only log of records (Merkle leaves), the
+// stored interior hashes of its RFC 9162 tree, the payloads the leaves commit to, and the
+// authority-signed blocks that seal the log.
+//
+// On-disk layout (schema version 1; docs/FORMATS.md is the contract for outside verifiers):
+//   leaves     one row per record. The envelope is not stored as text: it is rebuilt from
+//              these columns (plus the JCS object in `extra`) and hashed, so any edit of a
+//              column changes the leaf hash that verify recomputes.
+//   payloads   reading text and its salt, off the leaves, so they can later be encrypted or
+//              erased without touching the chain; replay_tag finds re-sent readings.
+//   nodes      hashes of complete aligned subtrees at level >= 1, key = level << 58 | index,
+//              so roots and proofs cost O(log n) point reads (level 0 is leaves.id).
+//   blocks     signed headers and the checkpoint note issued with each.
+//   identities a derived index of enrolled keys; verify re-derives it from the identity
+//              records in the log and reports any difference.
+#pragma once
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "keys.hpp"
+#include "merkle.hpp"
+#include "sqlite.hpp"
+
+namespace medtrail {
+
+inline constexpr int kSchemaVersion = 1;
+inline constexpr int kEnvelopeVersion = 1;
+inline constexpr int kBlockVersion = 1;
+
+struct LeafRow {
+  std::uint64_t index = 0;
+  Hash id{};
+  std::string kind;  // reading | identity | retirement | seal
+  std::optional<std::string> device;   // reading: device; identity/retirement: identity name
+  std::optional<std::string> gateway;  // key id of the gateway (reading, seal) or signer
+  std::optional<std::int64_t> time_ms;
+  std::int64_t received_ms = 0;
+  std::optional<std::string> type;     // reading type; identity: role
+  std::optional<Hash> commitment;
+  std::optional<Hash> subject;
+  nlohmann::json extra;                // object of further members, or null
+};
+
+// The envelope object whose JCS form is the Merkle leaf data.
+nlohmann::json envelope_of(const LeafRow& row);
+std::string canonical_envelope(const LeafRow& row);
+Hash leaf_hash_of(const LeafRow& row);
+// The message an identity, retirement or seal record's signature covers: JCS(envelope - "sig").
+std::string signed_part_of(const LeafRow& row);
+
+struct Block {
+  std::uint64_t height = 0;
+  Hash hash{};
+  nlohmann::json header;
+  nlohmann::json signatures;  // [{"key_id": ..., "sig": base64}]
+  std::string checkpoint;     // signed note text
+  std::uint64_t tree_size() const { return header.at("tree_size").get<std::uint64_t>(); }
+  nlohmann::json to_json() const;  // {"hash", "header", "signatures"}
+};
+
+struct Identity {
+  std::string name;
+  std::string role;
+  std::optional<PublicKey> key;
+  std::string kind;  // device kind (wristband, ...) when given
+  std::uint64_t enrolled_index = 0;
+  std::optional<std::uint64_t> retired_index;
+  std::optional<std::string> key_id() const { return key ? std::optional(key_id_of(*key)) : std::nullopt; }
+};
+
+// The fixed policy root used until policies exist: SHA-256 of JCS([]), the empty rule set.
+Hash empty_policy_root();
+
+class Ledger {
+ public:
+  struct Options {
+    int busy_timeout_ms = 5000;
+  };
+  // `init`: creates the file, genesis identity record (leaf 0) and genesis block (height 0).
+  static Ledger create(const std::string& path, const SigningKey& authority, const std::string& origin,
+                       const DataKey& data_key, Options options);
+  static Ledger open(const std::string& path, bool writable, Options options);
+
+  sql::Database& db() { return *db_; }
+  const std::string& origin() const { return origin_; }
+  const std::string& data_key_id() const { return data_key_id_; }
+  const std::string& path() const { return db_->path(); }
+
+  std::uint64_t size();  // leaves in the log, anchored or not
+  std::optional<Block> latest_block();
+  std::optional<Block> block(std::uint64_t height);
+  // Height of the block whose range holds leaf `index`, or nullopt while it is pending.
+  std::optional<std::uint64_t> block_height_of(std::uint64_t index);
+  LeafRow leaf(std::uint64_t index);
+  std::optional<nlohmann::json> payload(std::uint64_t index);  // {"reading": ..., "salt": hex}
+  // Resolves a full id or unique prefix of >= 8 hex digits to a leaf index.
+  // Throws Error(usage) for a malformed or ambiguous prefix, Error(not_found) when absent.
+  std::uint64_t resolve(std::string_view id_or_prefix);
+  std::vector<Identity> identities();
+  std::optional<Identity> identity(const std::string& name);
+  merkle::HashGetter hash_getter();
+
+  // Appends records inside an open write transaction, keeping stored hashes up to date.
+  class Appender {
+   public:
+    explicit Appender(Ledger& ledger);
+    // Inserts the leaf (its id is computed here) and returns its index.
+    std::uint64_t append(LeafRow& row);
+    void add_payload(std::uint64_t index, std::span<const std::uint8_t> salt, std::string_view reading,
+                     std::span<const std::uint8_t> replay_tag);
+    std::uint64_t size() const { return frontier_.size(); }
+
+   private:
+    Ledger& ledger_;
+    merkle::Frontier frontier_;
+    sql::Statement insert_leaf_;
+    sql::Statement insert_node_;
+    sql::Statement insert_payload_;
+  };
+
+  // Authority-signed identity records (`enroll`, `retire`); inside their own transaction.
+  struct EnrollRequest {
+    std::string name;
+    std::string role;
+    std::optional<PublicKey> key;
+    std::string kind;
+  };
+  std::vector<LeafRow> enroll(const SigningKey& authority, const std::vector<EnrollRequest>& requests);
+  LeafRow retire(const SigningKey& authority, const std::string& name, const std::string& reason);
+
+  // Seals pending records into the next block. nullopt when nothing is pending and
+  // allow_empty is false.
+  std::optional<Block> anchor(const SigningKey& authority, std::uint64_t max_records, bool allow_empty);
+
+  // Throws unless `key` is enrolled with one of `roles` and not retired.
+  Identity require_active(const PublicKey& key, std::initializer_list<std::string_view> roles);
+
+ private:
+  explicit Ledger(std::unique_ptr<sql::Database> db);
+  void load_meta();
+  void migrate();
+  std::unique_ptr<sql::Database> db_;
+  std::string origin_;
+  std::string data_key_id_;
+};
+
+LeafRow read_leaf_row(sql::Statement& stmt, int first_column);
+// Column list matching read_leaf_row, for SELECTs.
+inline constexpr const char* kLeafColumns =
+    "idx, id, kind, device, gateway, time_ms, received_ms, type, commitment, subject, extra";
+
+}  // namespace medtrail

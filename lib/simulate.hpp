@@ -1,0 +1,31 @@
+// Deterministic, realistic device readings for demos, tests and benchmarks. The same options
+// give byte-identical output on any platform: the generator uses its own PRNG and transforms
+// (std:: distributions differ between standard libraries). Output streams through a callback.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace medtrail::simulate {
+
+struct Options {
+  std::uint64_t devices = 10;
+  std::uint64_t minutes = 60;
+  std::uint64_t seed = 1;
+  std::int64_t start_unix_ms = 1772352000000;  // 2026-03-01T08:00:00Z
+};
+
+struct DeviceInfo {
+  std::string name;
+  std::string kind;
+  std::string subject;  // empty for lab and RFID devices
+};
+
+std::vector<DeviceInfo> devices(const Options& options);
+// Readings in non-decreasing time order; returns how many were written.
+std::uint64_t generate(const Options& options, const std::function<void(const std::string& line)>& emit);
+// One enrollment line per device: {"kind":"wristband","name":"wb-0001","role":"device"}
+std::uint64_t list_devices(const Options& options, const std::function<void(const std::string& line)>& emit);
+
+}  // namespace medtrail::simulate

@@ -1,0 +1,684 @@
+#include "verify.hpp"
+
+#include <deque>
+#include <map>
+#include <set>
+
+#include "crypto.hpp"
+#include "error.hpp"
+#include "jcs.hpp"
+#include "note.hpp"
+
+namespace medtrail {
+namespace {
+
+using nlohmann::json;
+
+struct KnownIdentity {
+  std::string name;
+  std::string role;
+  std::optional<PublicKey> key;
+  std::uint64_t enrolled = 0;
+  std::optional<std::uint64_t> retired;
+};
+
+std::optional<PublicKey> decode_key(const json& value) {
+  if (!value.is_string()) return std::nullopt;
+  auto bytes = base64_decode(value.get_ref<const std::string&>());
+  if (!bytes || bytes->size() != 32) return std::nullopt;
+  PublicKey k;
+  std::copy(bytes->begin(), bytes->end(), k.begin());
+  return k;
+}
+
+std::optional<Bytes> decode_sig(const json& value) {
+  if (!value.is_string()) return std::nullopt;
+  return base64_decode(value.get_ref<const std::string&>());
+}
+
+// Identity state as the log itself defines it, replayed in order.
+class IdentityReplay {
+ public:
+  const KnownIdentity* by_key_id(const std::string& key_id) const {
+    auto it = key_ids_.find(key_id);
+    return it == key_ids_.end() ? nullptr : &identities_.at(it->second);
+  }
+  const KnownIdentity* by_name(const std::string& name) const {
+    auto it = identities_.find(name);
+    return it == identities_.end() ? nullptr : &it->second;
+  }
+  static bool active(const KnownIdentity* id, std::initializer_list<std::string_view> roles) {
+    if (!id || id->retired) return false;
+    for (auto r : roles)
+      if (id->role == r) return true;
+    return false;
+  }
+  void enroll(KnownIdentity id) {
+    if (id.key) key_ids_[key_id_of(*id.key)] = id.name;
+    identities_[id.name] = std::move(id);
+  }
+  void retire(const std::string& name, std::uint64_t index) {
+    if (auto it = identities_.find(name); it != identities_.end()) it->second.retired = index;
+  }
+  const std::map<std::string, KnownIdentity>& all() const { return identities_; }
+
+ private:
+  std::map<std::string, KnownIdentity> identities_;
+  std::map<std::string, std::string> key_ids_;
+};
+
+Finding finding(std::string check, std::string message) {
+  Finding f;
+  f.check = std::move(check);
+  f.message = std::move(message);
+  return f;
+}
+
+// Checks a block's own integrity: stored hash, signature by an active authority, checkpoint.
+void check_block(const Block& block, const std::string& origin, const IdentityReplay& ids, const FindingSink& report) {
+  auto fail = [&](std::string check, std::string message) {
+    Finding f = finding(std::move(check), std::move(message));
+    f.height = block.height;
+    report(f);
+  };
+  std::string canonical;
+  try {
+    canonical = jcs::canonicalize(block.header);
+  } catch (const std::exception&) {
+    return fail("block_malformed", "block header cannot be canonicalised");
+  }
+  Hash computed = crypto::sha256(canonical);
+  if (computed != block.hash) {
+    Finding f = finding("block_hash_mismatch", "stored block hash does not match its header");
+    f.height = block.height;
+    f.expected = to_hex(computed);
+    f.actual = to_hex(block.hash);
+    report(f);
+  }
+  const auto& h = block.header;
+  if (h.value("origin", "") != origin) fail("block_origin", "block origin differs from the ledger's origin");
+  std::string signer_id = h.value("signer", "");
+  const KnownIdentity* signer = ids.by_key_id(signer_id);
+  if (!IdentityReplay::active(signer, {"authority"}) || !signer->key) {
+    fail("block_signer", "block signer " + signer_id + " is not an active authority at this height");
+    return;
+  }
+  bool signed_ok = false;
+  if (block.signatures.is_array())
+    for (const auto& s : block.signatures)
+      if (s.is_object() && s.value("key_id", "") == signer_id)
+        if (auto sig = decode_sig(s.value("sig", json())); sig && verify_signature(*signer->key, canonical, *sig))
+          signed_ok = true;
+  if (!signed_ok) fail("block_signature", "block signature by " + signer->name + " does not verify");
+  try {
+    auto note = SignedNote::parse(block.checkpoint);
+    auto cp = parse_checkpoint_body(note.text);
+    Hash root{};
+    auto log_root = hash_from_hex(h.value("log_root", ""));
+    if (log_root) root = *log_root;
+    if (!cp || cp->origin != origin || cp->tree_size != h.value("tree_size", std::uint64_t(0)) || cp->root != root)
+      fail("checkpoint_mismatch", "the checkpoint stored with the block does not match its header");
+    else if (!note.signed_by(signer->name, *signer->key))
+      fail("checkpoint_signature", "the checkpoint stored with the block is not signed by " + signer->name);
+  } catch (const Error& e) {
+    fail("checkpoint_malformed", std::string("stored checkpoint: ") + e.what());
+  }
+}
+
+}  // namespace
+
+json Finding::to_json() const {
+  json j = {{"finding", check}, {"message", message}};
+  if (height) j["height"] = *height;
+  if (index) j["index"] = *index;
+  if (!record.empty()) j["record"] = record;
+  if (!expected.empty()) j["expected"] = expected;
+  if (!actual.empty()) j["actual"] = actual;
+  return j;
+}
+
+json VerifySummary::to_json() const {
+  return {{"status", findings == 0 ? "verified" : "failed"},
+          {"records", records},
+          {"blocks", blocks},
+          {"pending", pending},
+          {"findings", findings},
+          {"authority", pinned ? "pinned" : "unpinned"}};
+}
+
+PublicIdentity genesis_authority(Ledger& ledger) {
+  LeafRow genesis = ledger.leaf(0);
+  auto key = genesis.extra.is_object() ? decode_key(genesis.extra.value("public_key", json())) : std::nullopt;
+  if (genesis.kind != "identity" || genesis.type != std::optional<std::string>("authority") || !key || !genesis.device)
+    throw Error(ExitCode::verification_failed, "leaf 0 is not the genesis authority identity");
+  return {*genesis.device, "authority", *key};
+}
+
+VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const FindingSink& sink) {
+  VerifySummary summary;
+  summary.pinned = options.trusted.has_value();
+  auto report = [&](const Finding& f) {
+    ++summary.findings;
+    sink(f);
+  };
+  sql::ReadTransaction snapshot(ledger.db());
+  const std::string origin = ledger.origin();
+
+  // Blocks are few; load their headers and check the chain links first.
+  std::vector<Block> blocks;
+  {
+    std::uint64_t height = 0;
+    while (auto b = ledger.block(height)) {
+      blocks.push_back(std::move(*b));
+      ++height;
+    }
+    auto count = ledger.db().prepare("SELECT count(*), coalesce(max(height), -1) FROM blocks");
+    count.step();
+    if (static_cast<std::uint64_t>(count.integer(0)) != blocks.size() ||
+        count.integer(1) + 1 != static_cast<std::int64_t>(blocks.size())) {
+      Finding f = finding("block_missing", "block heights are not contiguous from 0: block " +
+                                               std::to_string(blocks.size()) + " is missing");
+      f.height = blocks.size();
+      report(f);
+    }
+  }
+  summary.blocks = blocks.size();
+  if (blocks.empty()) {
+    report(finding("block_missing", "the ledger has no genesis block"));
+    return summary;
+  }
+  std::uint64_t expected_first = 0;
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    const auto& h = blocks[i].header;
+    auto fail = [&](std::string check, std::string message) {
+      Finding f = finding(std::move(check), std::move(message));
+      f.height = blocks[i].height;
+      report(f);
+    };
+    try {
+      if (h.at("height").get<std::uint64_t>() != blocks[i].height) fail("block_height", "header height differs from its position");
+      std::string prev = i == 0 ? std::string(64, '0') : to_hex(blocks[i - 1].hash);
+      if (h.at("prev").get<std::string>() != prev) {
+        Finding f = finding("block_link", "block does not link to the previous block's hash");
+        f.height = blocks[i].height;
+        f.expected = prev;
+        f.actual = h.at("prev").get<std::string>();
+        report(f);
+      }
+      auto first = h.at("first").get<std::uint64_t>();
+      auto count = h.at("count").get<std::uint64_t>();
+      if (first != expected_first || first + count != h.at("tree_size").get<std::uint64_t>())
+        fail("block_range", "block range [" + std::to_string(first) + ", +" + std::to_string(count) +
+                                ") does not continue the previous block (expected first " + std::to_string(expected_first) + ")");
+      expected_first = h.at("tree_size").get<std::uint64_t>();
+      if (h.at("version").get<int>() != kBlockVersion) fail("block_version", "unknown block version");
+      if (h.at("policy_root").get<std::string>() != to_hex(empty_policy_root()))
+        fail("block_policy_root", "policy root differs from the empty rule set");
+      if (i > 0 && h.at("time").get<std::string>() < blocks[i - 1].header.at("time").get<std::string>())
+        fail("block_time", "block time is earlier than the previous block's");
+    } catch (const std::exception& e) {
+      fail("block_malformed", std::string("block header is missing or has a mistyped field: ") + e.what());
+    }
+  }
+
+  // Stream the leaves once, in order, with their payloads.
+  std::string sql = std::string("SELECT l.idx, l.id, l.kind, l.device, l.gateway, l.time_ms, l.received_ms, l.type, "
+                                "l.commitment, l.subject, l.extra, p.salt, p.reading FROM leaves l "
+                                "LEFT JOIN payloads p ON p.idx = l.idx ORDER BY l.idx");
+  auto leaves = ledger.db().prepare(sql.c_str());
+  auto node_lookup = ledger.db().prepare("SELECT hash FROM nodes WHERE key = ?");
+  auto id_lookup = ledger.db().prepare("SELECT idx FROM leaves WHERE id = ?");
+  std::uint64_t total = ledger.size();
+  IdentityReplay ids;
+  merkle::Frontier log_tree;
+  merkle::Frontier block_tree;
+  std::deque<Hash> unsealed;  // reading leaves since the last seal
+  std::uint64_t unsealed_first = 0;
+  std::size_t next_block = 0;
+  std::uint64_t expected_nodes = 0;
+  PublicIdentity genesis_key{};
+
+  auto check_block_boundary = [&]() {
+    while (next_block < blocks.size() && blocks[next_block].tree_size() == log_tree.size()) {
+      const Block& b = blocks[next_block];
+      auto compare = [&](const char* field, const Hash& computed, const char* check) {
+        std::string stored = b.header.value(field, "");
+        if (stored != to_hex(computed)) {
+          Finding f = finding(check, std::string("block ") + field + " does not match the records it seals");
+          f.height = b.height;
+          f.expected = to_hex(computed);
+          f.actual = stored;
+          report(f);
+        }
+      };
+      compare("log_root", log_tree.root(), "log_root_mismatch");
+      compare("block_root", block_tree.root(), "block_root_mismatch");
+      check_block(b, origin, ids, report);
+      block_tree = merkle::Frontier();
+      ++next_block;
+    }
+  };
+
+  std::uint64_t expected_index = 0;
+  while (leaves.step()) {
+    LeafRow row;
+    std::optional<std::string> reading_text;
+    Bytes salt;
+    try {
+      row = read_leaf_row(leaves, 0);
+    } catch (const Error& e) {
+      Finding f = finding("leaf_malformed", e.what());
+      f.index = static_cast<std::uint64_t>(leaves.integer(0));
+      report(f);
+      continue;
+    }
+    if (!leaves.is_null(12)) {
+      reading_text = leaves.text(12);
+      auto s = leaves.blob(11);
+      salt.assign(s.begin(), s.end());
+    }
+    auto fail = [&](std::string check, std::string message) {
+      Finding f = finding(std::move(check), std::move(message));
+      f.index = row.index;
+      f.record = to_hex(row.id);
+      if (next_block < blocks.size()) f.height = blocks[next_block].height;
+      report(f);
+    };
+    if (row.index != expected_index) {
+      Finding f = finding("leaf_gap", "records " + std::to_string(expected_index) + " to " +
+                                          std::to_string(row.index - 1) + " are missing from the log");
+      f.index = expected_index;
+      report(f);
+      return summary;  // every later root would differ; one clear finding is enough
+    }
+    ++expected_index;
+
+    Hash computed;
+    try {
+      computed = leaf_hash_of(row);
+    } catch (const std::exception& e) {
+      fail("leaf_malformed", std::string("envelope cannot be canonicalised: ") + e.what());
+      computed = row.id;
+    }
+    if (computed != row.id) {
+      Finding f = finding("leaf_hash_mismatch", "record content differs from the hash it was committed under");
+      f.index = row.index;
+      f.record = to_hex(row.id);
+      f.expected = to_hex(row.id);
+      f.actual = to_hex(computed);
+      if (next_block < blocks.size()) f.height = blocks[next_block].height;
+      report(f);
+    }
+
+    // Kind-specific checks against the identity state before this record.
+    const json& extra = row.extra;
+    auto signer_sig_ok = [&](const KnownIdentity* signer) {
+      auto sig = extra.is_object() ? decode_sig(extra.value("sig", json())) : std::nullopt;
+      return signer && signer->key && sig && verify_signature(*signer->key, signed_part_of(row), *sig);
+    };
+    if (row.kind == "reading") {
+      const KnownIdentity* gw = ids.by_key_id(row.gateway.value_or(""));
+      if (!IdentityReplay::active(gw, {"gateway", "authority"}))
+        fail("reading_gateway", "reading attested by key " + row.gateway.value_or("?") + ", not an active gateway at this point");
+      const KnownIdentity* device = ids.by_name(row.device.value_or(""));
+      if (!device || device->retired)
+        fail("reading_device", "reading from " + row.device.value_or("?") + ", not an enrolled, active device at this point");
+      if (!reading_text) {
+        fail("payload_missing", "the reading's payload (value and salt) is missing");
+      } else {
+        crypto::Sha256 sha;
+        sha.update(salt);
+        sha.update(*reading_text);
+        Hash c = sha.finish();
+        if (!row.commitment || c != *row.commitment) {
+          Finding f = finding("payload_mismatch", "the stored reading or salt differs from the record's commitment");
+          f.index = row.index;
+          f.record = to_hex(row.id);
+          f.expected = row.commitment ? to_hex(*row.commitment) : "";
+          f.actual = to_hex(c);
+          report(f);
+        }
+      }
+      if (extra.is_object() && extra.contains("derived_from")) {
+        for (const auto& link : extra["derived_from"]) {
+          auto h = link.is_string() ? hash_from_hex(link.get<std::string>()) : std::nullopt;
+          bool earlier = false;
+          if (h) {
+            id_lookup.bind_blob(1, *h);
+            earlier = id_lookup.step() && static_cast<std::uint64_t>(id_lookup.integer(0)) < row.index;
+            id_lookup.reset();
+          }
+          if (!earlier) fail("derivation_link", "derived_from names " + link.dump() + ", not an earlier record");
+        }
+      }
+      if (unsealed.empty()) unsealed_first = row.index;
+      unsealed.push_back(row.id);
+    } else if (row.kind == "identity") {
+      auto key = extra.is_object() ? decode_key(extra.value("public_key", json())) : std::nullopt;
+      if (row.index == 0) {
+        genesis_key = {row.device.value_or(""), "authority", key.value_or(PublicKey{})};
+        KnownIdentity self{row.device.value_or(""), "authority", key, 0, std::nullopt};
+        if (!key || row.type != std::optional<std::string>("authority") || !signer_sig_ok(&self))
+          fail("genesis", "leaf 0 is not a self-signed authority identity");
+        ids.enroll(self);
+      } else {
+        const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+        if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
+          fail("identity_signature", "enrollment of " + row.device.value_or("?") + " is not signed by an active authority");
+        if (ids.by_name(row.device.value_or("")))
+          fail("identity_duplicate", "identity " + row.device.value_or("?") + " is enrolled twice");
+        ids.enroll({row.device.value_or(""), row.type.value_or(""), key, row.index, std::nullopt});
+      }
+    } else if (row.kind == "retirement") {
+      const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+      if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
+        fail("identity_signature", "retirement of " + row.device.value_or("?") + " is not signed by an active authority");
+      ids.retire(row.device.value_or(""), row.index);
+    } else if (row.kind == "seal") {
+      const KnownIdentity* gw = ids.by_key_id(row.gateway.value_or(""));
+      if (!IdentityReplay::active(gw, {"gateway", "authority"}) || !signer_sig_ok(gw))
+        fail("seal_signature", "seal is not signed by an active gateway");
+      std::uint64_t first = extra.is_object() ? extra.value("first", std::uint64_t(0)) : 0;
+      std::uint64_t count = extra.is_object() ? extra.value("count", std::uint64_t(0)) : 0;
+      if (count != unsealed.size() || (count > 0 && first != unsealed_first)) {
+        fail("seal_range", "seal covers " + std::to_string(count) + " records from " + std::to_string(first) +
+                               ", but " + std::to_string(unsealed.size()) + " readings precede it unsealed");
+      } else {
+        Hash root = merkle::root_of(std::vector<Hash>(unsealed.begin(), unsealed.end()));
+        if (extra.value("root", "") != to_hex(root)) fail("seal_root", "seal root does not match the readings it covers");
+      }
+      unsealed.clear();
+    } else {
+      fail("leaf_kind", "unknown record kind \"" + row.kind + "\"");
+    }
+
+    log_tree.push(row.id, [&](int level, std::uint64_t index, const Hash& hash) {
+      if (level == 0) return;
+      ++expected_nodes;
+      node_lookup.bind(1, static_cast<std::int64_t>(static_cast<std::uint64_t>(level) << 58 | index));
+      if (!node_lookup.step()) {
+        fail("node_missing", "stored tree hash at level " + std::to_string(level) + " index " + std::to_string(index) + " is missing");
+      } else if (node_lookup.blob(0).size() != 32 || !std::equal(hash.begin(), hash.end(), node_lookup.blob(0).begin())) {
+        Finding f = finding("node_mismatch", "stored tree hash at level " + std::to_string(level) + " index " +
+                                                 std::to_string(index) + " differs from the records below it");
+        f.expected = to_hex(hash);
+        f.actual = to_hex(node_lookup.blob(0));
+        report(f);
+      }
+      node_lookup.reset();
+    });
+    block_tree.push(row.id);
+    check_block_boundary();
+    if (options.progress && (row.index & 0xffff) == 0) options.progress(row.index, total);
+  }
+  summary.records = log_tree.size();
+  if (!unsealed.empty()) {
+    Finding f = finding("unsealed_readings", std::to_string(unsealed.size()) + " readings at the end of the log are not covered by a gateway seal");
+    f.index = unsealed_first;
+    report(f);
+  }
+  for (; next_block < blocks.size(); ++next_block) {
+    Finding f = finding("records_missing", "block seals " + std::to_string(blocks[next_block].tree_size()) +
+                                               " records but the log holds only " + std::to_string(log_tree.size()));
+    f.height = blocks[next_block].height;
+    report(f);
+  }
+  summary.pending = log_tree.size() - std::min(log_tree.size(), blocks.back().tree_size());
+
+  auto node_count = ledger.db().prepare("SELECT count(*) FROM nodes");
+  node_count.step();
+  if (static_cast<std::uint64_t>(node_count.integer(0)) != expected_nodes)
+    report(finding("node_extra", "the nodes table holds " + std::to_string(node_count.integer(0)) +
+                                     " hashes; the log needs exactly " + std::to_string(expected_nodes)));
+
+  // The identities table is an index; it must agree with the replayed identity records.
+  std::map<std::string, Identity> indexed;
+  for (auto& id : ledger.identities()) indexed[id.name] = id;
+  for (const auto& [name, id] : ids.all()) {
+    auto it = indexed.find(name);
+    if (it == indexed.end() || it->second.role != id.role || it->second.key != id.key ||
+        it->second.retired_index != id.retired || it->second.enrolled_index != id.enrolled) {
+      Finding f = finding("identity_index", "the identities table disagrees with the log about " + name);
+      report(f);
+    }
+    if (it != indexed.end()) indexed.erase(it);
+  }
+  for (const auto& [name, id] : indexed) report(finding("identity_index", "identity " + name + " has no enrollment record in the log"));
+
+  if (options.trusted && options.trusted->key != genesis_key.key) {
+    Finding f = finding("untrusted_authority", "the genesis authority key is not the trusted key");
+    f.index = 0;
+    f.expected = options.trusted->key_id();
+    f.actual = key_id_of(genesis_key.key);
+    report(f);
+  }
+  return summary;
+}
+
+json make_receipt(Ledger& ledger, std::uint64_t index) {
+  sql::ReadTransaction snapshot(ledger.db());
+  auto latest = ledger.latest_block();
+  if (!latest || latest->tree_size() <= index)
+    throw Error(ExitCode::not_found, "record at index " + std::to_string(index) +
+                                         " is not anchored yet; run medtrail anchor, then prove it");
+  LeafRow row = ledger.leaf(index);
+  std::uint64_t size = latest->tree_size();
+  auto proof = merkle::inclusion_proof(index, size, ledger.hash_getter());
+  json inclusion = json::array();
+  for (const auto& h : proof) inclusion.push_back(to_hex(h));
+  PublicIdentity authority = genesis_authority(ledger);
+  // The block's signer may be a later authority; name the one that signed the checkpoint.
+  for (const auto& id : ledger.identities())
+    if (id.key && key_id_of(*id.key) == latest->header.value("signer", "")) authority = {id.name, id.role, *id.key};
+  return {
+      {"record", envelope_of(row)},
+      {"leaf_index", index},
+      {"leaf_hash", to_hex(row.id)},
+      {"tree_size", size},
+      {"inclusion", inclusion},
+      {"checkpoint", latest->checkpoint},
+      {"block", latest->to_json()},
+      {"record_block", ledger.block_height_of(index).value_or(0)},
+      {"authority",
+       {{"name", authority.name}, {"key_id", authority.key_id()}, {"public_key", base64_encode(authority.key)},
+        {"vkey", vkey_of(authority.name, authority.key)}}},
+  };
+}
+
+std::uint64_t verify_receipt(const json& receipt, const std::optional<PublicIdentity>& trusted, const FindingSink& sink) {
+  std::uint64_t findings = 0;
+  auto fail = [&](std::string check, std::string message) {
+    ++findings;
+    sink(finding(std::move(check), std::move(message)));
+  };
+  try {
+    const json& record = receipt.at("record");
+    auto index = receipt.at("leaf_index").get<std::uint64_t>();
+    auto size = receipt.at("tree_size").get<std::uint64_t>();
+    Hash leaf = merkle::leaf_hash(as_bytes(jcs::canonicalize(record)));
+    if (to_hex(leaf) != receipt.at("leaf_hash").get<std::string>())
+      fail("leaf_hash_mismatch", "the record does not hash to the receipt's leaf hash");
+    std::vector<Hash> proof;
+    for (const auto& h : receipt.at("inclusion")) {
+      auto parsed = hash_from_hex(h.get<std::string>());
+      if (!parsed) throw Error(ExitCode::usage, "inclusion proof entry is not a 64-digit hex hash");
+      proof.push_back(*parsed);
+    }
+    auto note = SignedNote::parse(receipt.at("checkpoint").get<std::string>());
+    auto cp = parse_checkpoint_body(note.text);
+    if (!cp) throw Error(ExitCode::usage, "the receipt's checkpoint is not a tlog checkpoint");
+    const json& auth = receipt.at("authority");
+    auto key = decode_key(auth.at("public_key"));
+    if (!key) throw Error(ExitCode::usage, "the receipt's authority key is malformed");
+    PublicIdentity authority{auth.at("name").get<std::string>(), "authority", *key};
+    if (trusted && trusted->key != authority.key)
+      fail("untrusted_authority", "the receipt is signed by " + authority.name + " (" + authority.key_id() +
+                                      "), not by the trusted key " + trusted->key_id());
+    if (!note.signed_by(authority.name, authority.key))
+      fail("checkpoint_signature", "the checkpoint is not signed by " + authority.name);
+    if (cp->tree_size != size) fail("tree_size", "the checkpoint's tree size differs from the receipt's");
+    if (!merkle::verify_inclusion(index, size, leaf, proof, cp->root))
+      fail("inclusion", "the inclusion proof does not lead to the checkpoint's root");
+    const json& block = receipt.at("block");
+    const json& header = block.at("header");
+    std::string canonical = jcs::canonicalize(header);
+    if (to_hex(crypto::sha256(canonical)) != block.at("hash").get<std::string>())
+      fail("block_hash_mismatch", "the block hash does not match its header");
+    if (header.at("tree_size").get<std::uint64_t>() != cp->tree_size || header.at("log_root").get<std::string>() != to_hex(cp->root) ||
+        header.at("origin").get<std::string>() != cp->origin)
+      fail("block_checkpoint", "the block header and the checkpoint disagree");
+    bool block_signed = false;
+    for (const auto& s : block.at("signatures"))
+      if (auto sig = decode_sig(s.value("sig", json())); sig && verify_signature(authority.key, canonical, *sig)) block_signed = true;
+    if (!block_signed) fail("block_signature", "the block is not signed by " + authority.name);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(ExitCode::usage, std::string("not a medtrail receipt: ") + e.what());
+  }
+  return findings;
+}
+
+json verify_record(Ledger& ledger, std::uint64_t index, const VerifyOptions& options, const FindingSink& sink) {
+  std::uint64_t findings = 0;
+  auto counting = [&](const Finding& f) {
+    ++findings;
+    sink(f);
+  };
+  sql::ReadTransaction snapshot(ledger.db());
+  LeafRow row = ledger.leaf(index);
+  auto fail = [&](std::string check, std::string message) {
+    Finding f = finding(std::move(check), std::move(message));
+    f.index = index;
+    f.record = to_hex(row.id);
+    counting(f);
+  };
+  Hash computed = leaf_hash_of(row);
+  if (computed != row.id) fail("leaf_hash_mismatch", "record content differs from the hash it was committed under");
+  if (row.kind == "reading") {
+    auto p = ledger.db().prepare("SELECT salt, reading FROM payloads WHERE idx = ?");
+    p.bind(1, index);
+    if (!p.step()) {
+      fail("payload_missing", "the reading's payload is missing");
+    } else {
+      crypto::Sha256 sha;
+      sha.update(p.blob(0));
+      sha.update(p.text(1));
+      if (!row.commitment || sha.finish() != *row.commitment)
+        fail("payload_mismatch", "the stored reading or salt differs from the record's commitment");
+    }
+  }
+  json status = {{"id", to_hex(row.id)}, {"index", index}};
+  auto latest = ledger.latest_block();
+  if (!latest || latest->tree_size() <= index) {
+    fail("pending", "the record is not anchored yet, so no signed checkpoint covers it (run medtrail anchor)");
+    status["status"] = "pending";
+    return status;
+  }
+  auto receipt = make_receipt(ledger, index);
+  verify_receipt(receipt, options.trusted, [&](const Finding& f) {
+    Finding g = f;
+    g.index = index;
+    g.record = to_hex(row.id);
+    counting(g);
+  });
+  status["block"] = ledger.block_height_of(index).value_or(0);
+  status["tree_size"] = latest->tree_size();
+  status["status"] = findings == 0 ? "verified" : "failed";
+  return status;
+}
+
+std::uint64_t verify_against_checkpoint(Ledger& ledger, const std::string& checkpoint_note,
+                                        const std::optional<PublicIdentity>& trusted, const FindingSink& sink) {
+  std::uint64_t findings = 0;
+  auto fail = [&](std::string check, std::string message, std::string expected = {}, std::string actual = {}) {
+    ++findings;
+    Finding f = finding(std::move(check), std::move(message));
+    f.expected = std::move(expected);
+    f.actual = std::move(actual);
+    sink(f);
+  };
+  auto note = SignedNote::parse(checkpoint_note);
+  auto old = parse_checkpoint_body(note.text);
+  if (!old) throw Error(ExitCode::usage, "the checkpoint is not a tlog checkpoint (origin, size, root)");
+  sql::ReadTransaction snapshot(ledger.db());
+  PublicIdentity signer = trusted ? *trusted : genesis_authority(ledger);
+  bool signed_ok = note.signed_by(signer.name, signer.key);
+  if (!signed_ok)
+    for (const auto& id : ledger.identities())  // a later authority of this ledger may have signed it
+      if (!trusted && id.role == "authority" && id.key && note.signed_by(id.name, *id.key)) signed_ok = true;
+  if (!signed_ok)
+    fail("checkpoint_signature", "the old checkpoint is not signed by " + signer.name +
+                                     (trusted ? " (the trusted key)" : " or another authority of this ledger") +
+                                     ": the ledger was rewritten under another key, or this checkpoint is from another log");
+  if (old->origin != ledger.origin())
+    fail("checkpoint_origin", "the checkpoint is for log \"" + old->origin + "\", this ledger is \"" + ledger.origin() + "\"");
+  auto latest = ledger.latest_block();
+  if (!latest) {
+    fail("block_missing", "the ledger has no blocks");
+    return findings;
+  }
+  std::uint64_t size = latest->tree_size();
+  auto new_root = hash_from_hex(latest->header.value("log_root", ""));
+  if (old->tree_size > size) {
+    fail("history_shrank", "the old checkpoint covers " + std::to_string(old->tree_size) + " records, the ledger now only " +
+                               std::to_string(size) + ": sealed records or blocks were removed",
+         std::to_string(old->tree_size), std::to_string(size));
+    return findings;
+  }
+  std::vector<Hash> proof;
+  try {
+    proof = merkle::consistency_proof(old->tree_size, size, ledger.hash_getter());
+  } catch (const Error& e) {
+    fail("consistency", std::string("cannot build a consistency proof: ") + e.what());
+    return findings;
+  }
+  if (!new_root || !merkle::verify_consistency(old->tree_size, size, old->root, *new_root, proof))
+    fail("consistency", "the ledger's history is not an extension of the old checkpoint: records it covered were changed",
+         base64_encode(old->root), new_root ? base64_encode(*new_root) : "");
+  // The current head must itself be signed; otherwise the proof would prove nothing.
+  auto head_note = SignedNote::parse(latest->checkpoint);
+  bool head_signed = false;
+  for (const auto& id : ledger.identities())
+    if (id.role == "authority" && id.key && head_note.signed_by(id.name, *id.key)) head_signed = true;
+  auto head_cp = parse_checkpoint_body(head_note.text);
+  if (!head_signed || !head_cp || head_cp->tree_size != size || !new_root || head_cp->root != *new_root)
+    fail("checkpoint_signature", "the ledger's latest checkpoint is not signed by one of its authorities or does not match its block");
+  return findings;
+}
+
+std::uint64_t verify_file(Ledger& ledger, std::uint64_t index, const std::string& path, const FindingSink& sink) {
+  LeafRow row = ledger.leaf(index);
+  std::uint64_t findings = 0;
+  std::string recorded = row.extra.is_object() ? row.extra.value("file_sha256", "") : "";
+  if (recorded.empty())
+    throw Error(ExitCode::not_found, "record " + to_hex(row.id) + " does not commit to a file (no payload_file)");
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw Error(ExitCode::not_found, "cannot open " + path);
+  crypto::Sha256 sha;
+  std::uint8_t buf[65536];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) sha.update(std::span(buf, n));
+  std::fclose(f);
+  std::string actual = to_hex(sha.finish());
+  if (actual != recorded) {
+    ++findings;
+    Finding fd = finding("file_mismatch", path + " differs from the file record " + to_hex(row.id).substr(0, 16) + " committed to");
+    fd.index = index;
+    fd.record = to_hex(row.id);
+    fd.expected = recorded;
+    fd.actual = actual;
+    sink(fd);
+  }
+  Hash computed = leaf_hash_of(row);
+  if (computed != row.id) {
+    ++findings;
+    Finding fd = finding("leaf_hash_mismatch", "record content differs from the hash it was committed under");
+    fd.index = index;
+    fd.record = to_hex(row.id);
+    sink(fd);
+  }
+  return findings;
+}
+
+}  // namespace medtrail

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Command 1 of the README: install what is missing, build, and run the end-to-end demo on a
+# fresh SQLite ledger in demo/: keys, init, enroll, simulate | ingest, anchor, verify, prove,
+# offline receipt check, and consistency with an earlier checkpoint.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+"$root/scripts/install-deps.sh"
+"$root/scripts/build.sh"
+medtrail="$root/build/medtrail"
+demo="${DEMO_DIR:-$root/demo}"
+rm -rf "$demo"
+mkdir -p "$demo"
+cd "$demo"
+step() { printf '\n== %s\n' "$*"; }
+
+step "keys for the hospital authority and gateway gw-1"
+"$medtrail" keygen --name hospital --role authority --out keys/ | jq -c '{name, role, key_id}'
+"$medtrail" keygen --name gw-1 --role gateway --out keys/ | jq -c '{name, role, key_id}'
+
+step "ledger ward3.db with its genesis block"
+"$medtrail" init --db ward3.db --authority keys/hospital.key --origin hospital-a.example/ward3 | jq -c '{origin, authority, genesis: .genesis.hash}'
+
+step "enroll the gateway and 50 simulated devices"
+"$medtrail" enroll --db ward3.db --key keys/hospital.key --role gateway --name gw-1 keys/gw-1.pub | jq -c .
+"$medtrail" simulate --devices 50 --minutes 60 --seed 7 --list-devices |
+  "$medtrail" enroll --db ward3.db --key keys/hospital.key --from - | wc -l | xargs echo "devices enrolled:"
+
+step "simulate 60 minutes of readings and ingest them"
+"$medtrail" simulate --devices 50 --minutes 60 --seed 7 | "$medtrail" ingest --db ward3.db --key keys/gw-1.key > receipts.ndjson
+echo "receipts: $(wc -l < receipts.ndjson)"
+
+step "anchor: seal them into a signed block"
+"$medtrail" anchor --db ward3.db --key keys/hospital.key --checkpoint-out cp-1.txt | jq -c '.header | {height, count, tree_size, log_root}'
+cat cp-1.txt
+
+step "verify the whole ledger against the pinned authority key"
+"$medtrail" verify --db ward3.db --trust keys/hospital.pub
+
+step "prove one record and verify the receipt offline"
+id=$(head -1 receipts.ndjson | jq -r .id)
+"$medtrail" prove --db ward3.db "${id:0:8}" > receipt.json
+jq -c '{leaf_index, tree_size, proof_length: (.inclusion | length)}' receipt.json
+"$medtrail" verify --receipt receipt.json --trust keys/hospital.pub
+
+step "more readings, a new block, and proof that history only grew since cp-1"
+"$medtrail" simulate --devices 50 --minutes 30 --seed 8 | "$medtrail" ingest --db ward3.db --key keys/gw-1.key | wc -l | xargs echo "receipts:"
+"$medtrail" anchor --db ward3.db --key keys/hospital.key --checkpoint-out cp-2.txt | jq -c '.header | {height, count, tree_size}'
+"$medtrail" verify --db ward3.db --checkpoint cp-1.txt --trust keys/hospital.pub
+
+step "tamper with one stored reading: verify must fail"
+cp ward3.db tampered.db
+sqlite3 tampered.db "UPDATE payloads SET reading = replace(reading, '\"value\":', '\"value\":1') WHERE idx = (SELECT min(idx) FROM payloads)"
+if "$medtrail" verify --db tampered.db --trust keys/hospital.pub > findings.ndjson 2>/dev/null; then
+  echo "tampering NOT detected" >&2; exit 1
+fi
+jq -c 'select(.finding) | {finding, index, message}' findings.ndjson
+
+step "blocks"
+"$medtrail" log --db ward3.db --format text
+printf '\nDemo complete: ledger, keys and receipts are in %s\n' "$demo"

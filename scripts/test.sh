@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Command 2 of the README (and what CI runs): install what is missing, build, run the whole
+# test suite (unit, end-to-end, examples); then the same suite under ASan and UBSan.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+"$root/scripts/install-deps.sh"
+BUILD_DIR="$root/build" "$root/scripts/build.sh"
+ctest --test-dir "$root/build" --output-on-failure -j2 --timeout 1200
+if [ "${MEDTRAIL_SKIP_SANITIZERS:-0}" != 1 ]; then
+  echo "== the suite again under AddressSanitizer + UndefinedBehaviorSanitizer"
+  BUILD_DIR="$root/build-asan" BUILD_TYPE=Debug "$root/scripts/build.sh" -DMEDTRAIL_SANITIZE=ON -DMEDTRAIL_BENCH=OFF
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    MEDTRAIL_SANITIZED=1 ctest --test-dir "$root/build-asan" --output-on-failure -j2 --timeout 2400
+fi

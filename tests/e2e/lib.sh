@@ -1,0 +1,44 @@
+# Shared by the end-to-end suites: each runs the real binary ($MEDTRAIL) in a fresh temp dir.
+set -uo pipefail
+: "${MEDTRAIL:?set MEDTRAIL to the medtrail binary}"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/medtrail-e2e.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK" || exit 1
+PASSED=0
+FAILED=0
+
+pass() { PASSED=$((PASSED + 1)); }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL: $*" >&2; }
+
+# expect_exit CODE CMD...: runs CMD with stdout in out.txt and stderr in err.txt.
+expect_exit() {
+  local want=$1; shift
+  "$@" > out.txt 2> err.txt
+  local got=$?
+  if [ "$got" -eq "$want" ]; then pass; else
+    fail "expected exit $want, got $got: $*"; sed 's/^/  stderr: /' err.txt | head -5 >&2; head -c 600 out.txt | sed 's/^/  stdout: /' >&2
+  fi
+}
+
+# check DESCRIPTION CMD...: passes when CMD succeeds.
+check() {
+  local what=$1; shift
+  if "$@"; then pass; else fail "$what"; fi
+}
+
+mt() { "$MEDTRAIL" "$@"; }
+
+# A ledger with an authority, a gateway and simulated devices enrolled: $1 devices.
+setup_ledger() {
+  local devices=${1:-5}
+  mt keygen --name hospital --role authority --out keys/ > /dev/null || return 1
+  mt keygen --name gw-1 --role gateway --out keys/ > /dev/null || return 1
+  mt init --db ward.db --authority keys/hospital.key --origin test.example/ward > /dev/null || return 1
+  mt enroll --db ward.db --key keys/hospital.key --role gateway --name gw-1 keys/gw-1.pub > /dev/null || return 1
+  mt simulate --devices "$devices" --minutes 5 --seed 1 --list-devices | mt enroll --db ward.db --key keys/hospital.key --from - > /dev/null
+}
+
+finish() {
+  echo "$PASSED passed, $FAILED failed"
+  [ "$FAILED" -eq 0 ]
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Tampering with copies of a real ledger through the sqlite3 shell: each edit must make
+# verify exit 1 (5 for an unreadable file) and name what is wrong.
+source "$(dirname "$0")/lib.sh"
+
+setup_ledger 10 || { fail "setup"; finish; exit 1; }
+mt simulate --devices 10 --minutes 10 --seed 2 | mt ingest --db ward.db --key keys/gw-1.key > receipts.ndjson 2>/dev/null
+mt anchor --db ward.db --key keys/hospital.key --checkpoint-out cp-1.txt > /dev/null
+mt simulate --devices 10 --minutes 5 --seed 3 | mt ingest --db ward.db --key keys/gw-1.key > /dev/null 2>&1
+mt anchor --db ward.db --key keys/hospital.key --checkpoint-out cp-2.txt > /dev/null
+sqlite3 ward.db "PRAGMA wal_checkpoint(TRUNCATE)" > /dev/null
+expect_exit 0 mt verify --db ward.db --trust keys/hospital.pub
+
+# tamper NAME EXPECTED_FINDING SQL: applies SQL to a copy and expects verify to name the finding.
+tamper() {
+  local name=$1 finding=$2 sql=$3
+  cp ward.db "$name.db"
+  sqlite3 "$name.db" "$sql" || { fail "$name: sql failed"; return; }
+  expect_exit 1 mt verify --db "$name.db" --trust keys/hospital.pub
+  check "$name is reported as $finding" grep -q "\"finding\":\"$finding\"" out.txt
+}
+
+mid=$(sqlite3 ward.db "SELECT idx FROM payloads ORDER BY idx LIMIT 1 OFFSET 20")
+tamper value payload_mismatch \
+  "UPDATE payloads SET reading = json_set(reading, '\$.value', json_extract(reading, '\$.value') + 0.1) WHERE idx = (SELECT min(idx) FROM payloads WHERE json_extract(reading, '\$.type') = 'body_temperature')"
+tamper salt payload_mismatch "UPDATE payloads SET salt = zeroblob(32) WHERE idx = $mid"
+tamper delete-record leaf_gap "DELETE FROM payloads WHERE idx = $mid; DELETE FROM leaves WHERE idx = $mid"
+tamper delete-payload payload_missing "DELETE FROM payloads WHERE idx = $mid"
+tamper swap node_mismatch "
+  UPDATE leaves SET idx = -1 WHERE idx = $mid; UPDATE leaves SET idx = $mid WHERE idx = $mid + 1;
+  UPDATE leaves SET idx = $mid + 1 WHERE idx = -1;
+  UPDATE payloads SET idx = -1 WHERE idx = $mid; UPDATE payloads SET idx = $mid WHERE idx = $mid + 1;
+  UPDATE payloads SET idx = $mid + 1 WHERE idx = -1;"
+tamper envelope leaf_hash_mismatch "UPDATE leaves SET device = 'wb-0002' WHERE idx = $mid"
+tamper reading-time leaf_hash_mismatch "UPDATE leaves SET time_ms = time_ms + 1000 WHERE idx = $mid"
+tamper node node_mismatch "UPDATE nodes SET hash = zeroblob(32) WHERE key = (SELECT max(key) FROM nodes)"
+tamper block-time block_hash_mismatch "UPDATE blocks SET header = json_set(header, '\$.time', '2020-01-01T00:00:00.000Z') WHERE height = 1"
+tamper signature block_signature \
+  "UPDATE blocks SET signatures = json_set(signatures, '\$[0].sig', (SELECT json_extract(signatures, '\$[0].sig') FROM blocks WHERE height = 0)) WHERE height = 1"
+tamper checkpoint checkpoint_signature \
+  "UPDATE blocks SET checkpoint = (SELECT checkpoint FROM blocks WHERE height = 1) WHERE height = 2"
+tamper middle-block block_missing "DELETE FROM blocks WHERE height = 1"
+tamper identity identity_index "INSERT INTO identities(name, role, kind, enrolled_idx) VALUES ('ghost', 'device', '', 3)"
+tamper seal seal_signature \
+  "UPDATE leaves SET extra = json_set(extra, '\$.sig', (SELECT json_extract(extra, '\$.sig') FROM leaves WHERE kind = 'seal' ORDER BY idx DESC LIMIT 1)) WHERE idx = (SELECT min(idx) FROM leaves WHERE kind = 'seal')"
+
+# Deleting the newest block (and so un-sealing its records) leaves a self-consistent file;
+# what catches it is a checkpoint kept elsewhere.
+cp ward.db last-block.db
+sqlite3 last-block.db "DELETE FROM blocks WHERE height = (SELECT max(height) FROM blocks)"
+expect_exit 1 mt verify --db last-block.db --checkpoint cp-2.txt --trust keys/hospital.pub
+check "deleted last block is reported as history_shrank" grep -q history_shrank out.txt
+# ... and deleting the newest records along with it too.
+cp ward.db last-records.db
+size1=$(sed -n 2p cp-1.txt)
+sqlite3 last-records.db "DELETE FROM blocks WHERE height = 2; DELETE FROM payloads WHERE idx >= $size1; DELETE FROM leaves WHERE idx >= $size1; DELETE FROM nodes"
+expect_exit 1 mt verify --db last-records.db --checkpoint cp-2.txt --trust keys/hospital.pub
+
+# A truncated file is unreadable: exit 5 with a clear message.
+cp ward.db truncated.db
+truncate -s $(( $(stat -c %s ward.db) / 2 )) truncated.db
+expect_exit 5 mt verify --db truncated.db --trust keys/hospital.pub
+check "truncation explained" grep -qi 'corrupt\|malformed' err.txt
+head -c 4096 /dev/urandom > random.db
+expect_exit 5 mt verify --db random.db
+: > empty.db
+expect_exit 5 mt verify --db empty.db
+sqlite3 other.db "CREATE TABLE t(x); PRAGMA user_version = 1;"
+expect_exit 5 mt verify --db other.db
+cp ward.db newer.db && sqlite3 newer.db "PRAGMA user_version = 99"
+expect_exit 5 mt verify --db newer.db
+check "newer schema explained" grep -q 'newer than this medtrail' err.txt
+
+# Rewrite the whole ledger consistently under a fresh authority key with the same name and
+# origin: it verifies on its own, but not against the pinned key or the old checkpoint.
+mkdir forged && (
+  cd forged || exit 1
+  mt keygen --name hospital --role authority --out keys/ > /dev/null
+  mt keygen --name gw-1 --role gateway --out keys/ > /dev/null
+  mt init --db ward.db --authority keys/hospital.key --origin test.example/ward > /dev/null
+  mt enroll --db ward.db --key keys/hospital.key --role gateway --name gw-1 keys/gw-1.pub > /dev/null
+  mt simulate --devices 10 --minutes 5 --seed 1 --list-devices | mt enroll --db ward.db --key keys/hospital.key --from - > /dev/null
+  mt simulate --devices 10 --minutes 10 --seed 2 | mt ingest --db ward.db --key keys/gw-1.key > /dev/null 2>&1
+  mt anchor --db ward.db --key keys/hospital.key > /dev/null
+)
+expect_exit 0 mt verify --db forged/ward.db
+expect_exit 1 mt verify --db forged/ward.db --trust keys/hospital.pub
+check "forged authority named" grep -q untrusted_authority out.txt
+expect_exit 1 mt verify --db forged/ward.db --checkpoint cp-1.txt
+check "old checkpoint not signed by the forged authority" grep -q checkpoint_signature out.txt
+expect_exit 1 mt verify --db forged/ward.db --checkpoint cp-1.txt --trust keys/hospital.pub
+finish

@@ -1,0 +1,124 @@
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "error.hpp"
+#include "ingest.hpp"
+#include "ledger.hpp"
+#include "verify.hpp"
+
+using namespace medtrail;
+using nlohmann::json;
+
+namespace {
+struct Fixture {
+  std::filesystem::path dir;
+  SigningKey authority = SigningKey::generate("hospital", "authority");
+  SigningKey gateway = SigningKey::generate("gw-1", "gateway");
+  DataKey data_key = DataKey::generate();
+  std::optional<Ledger> ledger;
+
+  Fixture() {
+    char tmpl[] = "/tmp/medtrail-ledger.XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    ledger.emplace(Ledger::create((dir / "l.db").string(), authority, "test.example/log", data_key, {}));
+    ledger->enroll(authority, {{"gw-1", "gateway", gateway.identity().key, ""}, {"wb-1", "device", std::nullopt, "wristband"}});
+  }
+  ~Fixture() { std::filesystem::remove_all(dir); }
+
+  std::vector<json> ingest(int count, int minute_offset = 0) {
+    std::vector<json> receipts;
+    IngestEvents events;
+    events.receipt = [&](const std::string& line) { receipts.push_back(json::parse(line)); };
+    IngestOptions options;
+    options.chunk_records = 7;  // several seals
+    Ingestor ingestor(*ledger, gateway, data_key, options, events);
+    for (int i = 0; i < count; ++i) {
+      int m = minute_offset + i;
+      char line[256];
+      std::snprintf(line, sizeof line,
+                    R"({"device":"wb-1","time":"2026-03-01T%02d:%02d:00Z","type":"heart_rate","value":%d,"unit":"/min","subject":"p-1"})",
+                    m / 60 % 24, m % 60, 60 + i % 30);
+      ingestor.add_line("test", static_cast<std::uint64_t>(i + 1), line);
+    }
+    auto stats = ingestor.finish();
+    CHECK(stats.rejected == 0);
+    return receipts;
+  }
+
+  std::vector<Finding> verify() {
+    std::vector<Finding> findings;
+    verify_ledger(*ledger, {authority.identity(), {}}, [&](const Finding& f) { findings.push_back(f); });
+    return findings;
+  }
+};
+}  // namespace
+
+TEST_CASE("a fresh ledger has a verified genesis block", "[ledger]") {
+  Fixture f;
+  auto genesis = f.ledger->block(0);
+  REQUIRE(genesis);
+  CHECK(genesis->header["height"] == 0);
+  CHECK(genesis->header["tree_size"] == 1);
+  CHECK(f.verify().empty());
+  CHECK(genesis_authority(*f.ledger).key == f.authority.identity().key);
+}
+
+TEST_CASE("ingest, anchor, verify, prove, receipts, consistency", "[ledger]") {
+  Fixture f;
+  auto receipts = f.ingest(50);
+  REQUIRE(receipts.size() == 50);
+  auto old_block = f.ledger->anchor(f.authority, 0, false);
+  REQUIRE(old_block);
+  CHECK_FALSE(f.ledger->anchor(f.authority, 0, false));  // nothing pending
+  CHECK(f.verify().empty());
+
+  // Every record proves under the latest checkpoint, and a receipt survives without the DB.
+  for (const auto& r : receipts) {
+    auto index = f.ledger->resolve(r["id"].get<std::string>().substr(0, 10));
+    auto receipt = make_receipt(*f.ledger, index);
+    std::vector<Finding> findings;
+    CHECK(verify_receipt(receipt, f.authority.identity(), [&](const Finding& x) { findings.push_back(x); }) == 0);
+    receipt["record"]["device"] = "wb-2";
+    CHECK(verify_receipt(receipt, f.authority.identity(), [](const Finding&) {}) > 0);
+  }
+
+  f.ingest(30, 100);
+  auto new_block = f.ledger->anchor(f.authority, 10, false);  // --max 10
+  REQUIRE(new_block);
+  CHECK(new_block->header["count"] == 10);
+  CHECK(f.ledger->anchor(f.authority, 0, false));
+  CHECK(f.verify().empty());
+  CHECK(verify_against_checkpoint(*f.ledger, old_block->checkpoint, f.authority.identity(), [](const Finding&) {}) == 0);
+  auto other = SigningKey::generate("hospital", "authority");
+  CHECK(verify_against_checkpoint(*f.ledger, old_block->checkpoint, other.identity(), [](const Finding&) {}) > 0);
+}
+
+TEST_CASE("replays are duplicates and ids resolve by prefix", "[ledger]") {
+  Fixture f;
+  auto first = f.ingest(5);
+  auto again = f.ingest(5);
+  REQUIRE(again.size() == 5);
+  for (std::size_t i = 0; i < 5; ++i) {
+    CHECK(again[i]["status"] == "duplicate");
+    CHECK(again[i]["id"] == first[i]["id"]);
+  }
+  CHECK_THROWS_AS(f.ledger->resolve("abc"), Error);
+  try {
+    f.ledger->resolve("0000000000000000000000000000000000000000000000000000000000000000");
+  } catch (const Error& e) {
+    CHECK(e.code() == ExitCode::not_found);
+  }
+}
+
+TEST_CASE("retired and unknown identities cannot act", "[ledger]") {
+  Fixture f;
+  auto stranger = SigningKey::generate("x", "authority");
+  CHECK_THROWS_AS(f.ledger->anchor(stranger, 0, true), Error);
+  CHECK_THROWS_AS(f.ledger->enroll(f.gateway, {{"wb-9", "device", std::nullopt, ""}}), Error);
+  CHECK_THROWS_AS(f.ledger->retire(f.authority, "hospital", ""), Error);  // the last authority
+  f.ledger->retire(f.authority, "gw-1", "decommissioned");
+  CHECK_THROWS_AS(f.ledger->require_active(f.gateway.identity().key, {"gateway"}), Error);
+  CHECK(f.verify().empty());
+}

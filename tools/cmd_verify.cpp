@@ -1,0 +1,86 @@
+#include "commands.hpp"
+#include "error.hpp"
+#include "keys.hpp"
+#include "verify.hpp"
+
+namespace medtrail::cli {
+
+Command verify_command(CLI::App& root, Globals& g) {
+  auto* app = root.add_subcommand("verify", "Check the whole chain, records, a receipt, a file, or an old checkpoint");
+  struct Args {
+    std::string trust, receipt, checkpoint, file, record, format;
+    std::vector<std::string> ids;
+  };
+  auto args = std::make_shared<Args>();
+  app->add_option("--trust", args->trust, "Authority public key (NAME.pub) to pin; without it the authority is unpinned");
+  auto* receipt = app->add_option("--receipt", args->receipt, "Verify a receipt from 'prove' offline (no database)");
+  auto* checkpoint = app->add_option("--checkpoint", args->checkpoint, "Check the ledger only grew since this old checkpoint");
+  auto* file = app->add_option("--file", args->file, "Check a file against the digest its record committed to (with --record)");
+  auto* record = app->add_option("--record", args->record, "Record id for --file");
+  app->add_option("ids", args->ids, "Record ids (or unique prefixes) whose inclusion to check in O(log n)");
+  add_format_option(*app, args->format);
+  file->needs(record);
+  record->needs(file);
+  receipt->excludes(checkpoint)->excludes(file);
+  app->footer(examples({
+      "medtrail verify --db ward3.db --trust keys/hospital.pub",
+      "medtrail verify --db ward3.db 3f9a01c2 b21c7d40",
+      "medtrail verify --receipt receipt.json --trust keys/hospital.pub",
+      "medtrail verify --db ward3.db --checkpoint cp-1.txt --trust keys/hospital.pub",
+      "medtrail verify --db ward3.db --file reports/ecg-0042.pdf --record 9c1e22aa",
+      "Exit 1 and one JSON finding per problem when anything does not verify.",
+  }));
+  return {app, [args, &g]() {
+            Format format = resolve_format(args->format);
+            std::optional<PublicIdentity> trusted;
+            if (!args->trust.empty()) trusted = load_public_key(args->trust);
+            std::uint64_t findings = 0;
+            auto sink = [&](const Finding& f) {
+              ++findings;
+              if (format == Format::json) print_json(f.to_json());
+              else print_line("FAIL " + f.check + (f.height ? " height " + std::to_string(*f.height) : "") +
+                              (f.index ? " index " + std::to_string(*f.index) : "") + ": " + f.message);
+            };
+            auto finish = [&](nlohmann::json summary) {
+              summary["status"] = findings == 0 ? "verified" : "failed";
+              if (!trusted) summary["authority"] = "unpinned";
+              else summary["authority"] = "pinned";
+              if (format == Format::json) print_json(summary);
+              else print_line(std::string(findings == 0 ? "OK" : "FAILED") + ": " + summary.dump());
+              if (!trusted) print_stderr("medtrail: note: the authority is unpinned; pass --trust AUTHORITY.pub to pin it");
+              return findings == 0 ? 0 : static_cast<int>(ExitCode::verification_failed);
+            };
+            if (!args->receipt.empty()) {
+              auto text = read_file(args->receipt);
+              auto receipt_json = nlohmann::json::parse(text, nullptr, false);
+              if (!receipt_json.is_object()) throw Error(ExitCode::usage, args->receipt + " is not a JSON receipt");
+              verify_receipt(receipt_json, trusted, sink);
+              return finish({{"receipt", args->receipt}, {"record", receipt_json.value("leaf_hash", "")}});
+            }
+            auto ledger = open_ledger(g, false);
+            if (!args->checkpoint.empty()) {
+              verify_against_checkpoint(ledger, read_file(args->checkpoint), trusted, sink);
+              return finish({{"checkpoint", args->checkpoint}});
+            }
+            if (!args->file.empty()) {
+              auto index = ledger.resolve(args->record);
+              verify_file(ledger, index, args->file, sink);
+              return finish({{"file", args->file}, {"record", to_hex(ledger.leaf(index).id)}});
+            }
+            if (!args->ids.empty()) {
+              VerifyOptions options{trusted, {}};
+              for (const auto& id : args->ids) {
+                auto status = verify_record(ledger, ledger.resolve(id), options, sink);
+                if (format == Format::json) print_json(status);
+                else print_line(status.value("status", "") + " " + status.value("id", ""));
+              }
+              return finish({{"records", args->ids.size()}});
+            }
+            Progress progress("verified");
+            VerifyOptions options{trusted, [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); }};
+            auto summary = verify_ledger(ledger, options, sink);
+            return finish(summary.to_json());
+          }};
+}
+
+}  // namespace medtrail::cli

@@ -1,0 +1,66 @@
+// Shared by the command files: global options, key loading, output and progress.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "keys.hpp"
+#include "ledger.hpp"
+
+namespace medtrail::cli {
+
+struct Globals {
+  std::string db = "medtrail.db";
+  int busy_timeout_ms = 5000;
+  std::string passphrase_file;
+};
+
+using Runner = std::function<int()>;
+
+struct Command {
+  CLI::App* app = nullptr;
+  Runner run;
+};
+
+// Every command file provides one of these; tools/main.cpp lists them.
+using CommandFactory = Command (*)(CLI::App& root, Globals& globals);
+
+// The passphrase for an encrypted key: --passphrase-file, else MEDTRAIL_PASSPHRASE.
+std::optional<std::string> passphrase(const Globals& g);
+SigningKey load_signing_key(const std::string& path, const Globals& g);
+Ledger open_ledger(const Globals& g, bool writable);
+// The data (pseudonym) key: explicit path, MEDTRAIL_DATA_KEY, or a *.datakey file beside the
+// signing key or the ledger whose id matches the ledger's.
+DataKey find_data_key(const Ledger& ledger, const std::string& explicit_path, const std::string& key_path,
+                      const Globals& g);
+
+enum class Format { json, text };
+// "auto" resolves to text on a terminal and JSON in a pipe.
+Format resolve_format(const std::string& requested);
+void add_format_option(CLI::App& app, std::string& target);
+
+void print_line(const std::string& line);
+inline void print_json(const nlohmann::json& j) { print_line(j.dump()); }
+void print_stderr(const std::string& line);
+
+// A one-line progress indicator on stderr, only when stderr is a terminal.
+class Progress {
+ public:
+  explicit Progress(std::string what);
+  ~Progress();
+  void update(std::uint64_t done, std::uint64_t total = 0);
+
+ private:
+  std::string what_;
+  bool enabled_;
+  std::int64_t started_ms_;
+  std::int64_t last_ms_ = 0;
+  bool shown_ = false;
+};
+
+// "Examples:" block appended to --help.
+std::string examples(std::initializer_list<const char*> lines);
+
+}  // namespace medtrail::cli
