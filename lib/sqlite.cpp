@@ -125,7 +125,12 @@ void WriteTransaction::commit() {
   open_ = false;
 }
 
-ReadTransaction::ReadTransaction(Database& db) : db_(db) { db_.exec("BEGIN"); }
-ReadTransaction::~ReadTransaction() { sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr); }
+// Nested use joins the snapshot already open.
+ReadTransaction::ReadTransaction(Database& db) : db_(db), owner_(sqlite3_get_autocommit(db.handle()) != 0) {
+  if (owner_) db_.exec("BEGIN");
+}
+ReadTransaction::~ReadTransaction() {
+  if (owner_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
 
 }  // namespace medtrail::sql

@@ -89,6 +89,7 @@ class ReadTransaction {
 
  private:
   Database& db_;
+  bool owner_;
 };
 
 }  // namespace medtrail::sql

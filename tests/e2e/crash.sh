@@ -14,7 +14,8 @@ receipt_ids() { grep -h '}$' "$@" 2>/dev/null | jq -r 'select(.status=="pending"
 
 for round in $(seq 1 "$ROUNDS"); do
   # Replaying the same file after a crash is safe: committed readings come back as duplicates.
-  mt ingest --db ward.db --key keys/gw-1.key --chunk 2000 readings.ndjson > "receipts-$round.ndjson" 2> /dev/null &
+  # The binary itself in the background (not the mt function), so that kill -9 hits medtrail, not a subshell.
+  "$MEDTRAIL" ingest --db ward.db --key keys/gw-1.key --chunk 2000 readings.ndjson > "receipts-$round.ndjson" 2> /dev/null &
   pid=$!
   sleep "0.$(( RANDOM % 90 + 5 ))"
   kill -9 "$pid" 2> /dev/null
@@ -23,6 +24,11 @@ for round in $(seq 1 "$ROUNDS"); do
   check "round $round: verify exits 0 after kill -9 of ingest" test $? -eq 0
   missing=$(comm -23 <(receipt_ids "receipts-$round.ndjson") <(ledger_ids) | wc -l)
   check "round $round: all $(receipt_ids "receipts-$round.ndjson" | wc -l) receipts are in the ledger ($missing missing)" test "$missing" -eq 0
+  if [ "$missing" -ne 0 ]; then
+    comm -23 <(receipt_ids "receipts-$round.ndjson") <(ledger_ids) | head -3 >&2
+    sqlite3 ward.db "SELECT count(*), max(idx) FROM leaves" >&2
+    tail -c 400 "receipts-$round.ndjson" >&2
+  fi
 done
 
 # Finish the file: every reading lands exactly once however many times it was replayed.
@@ -33,7 +39,7 @@ check "each reading exactly once after $ROUNDS crashed replays ($readings)" test
 for round in $(seq 1 "$ROUNDS"); do
   mt simulate --devices 200 --minutes 5 --seed $((100 + round)) | mt ingest --db ward.db --key keys/gw-1.key > /dev/null 2>&1
   before=$(sqlite3 ward.db "SELECT count(*) FROM blocks")
-  mt anchor --db ward.db --key keys/hospital.key --checkpoint-out "cp-$round.txt" > /dev/null 2>&1 &
+  "$MEDTRAIL" anchor --db ward.db --key keys/hospital.key --checkpoint-out "cp-$round.txt" > /dev/null 2>&1 &
   pid=$!
   sleep "0.0$(( RANDOM % 9 ))"
   kill -9 "$pid" 2> /dev/null

@@ -23,7 +23,7 @@ expect_exit() {
 # check DESCRIPTION CMD...: passes when CMD succeeds.
 check() {
   local what=$1; shift
-  if "$@"; then pass; else fail "$what"; fi
+  if "$@" > /dev/null; then pass; else fail "$what"; fi
 }
 
 mt() { "$MEDTRAIL" "$@"; }

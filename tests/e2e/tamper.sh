@@ -37,8 +37,11 @@ tamper node node_mismatch "UPDATE nodes SET hash = zeroblob(32) WHERE key = (SEL
 tamper block-time block_hash_mismatch "UPDATE blocks SET header = json_set(header, '\$.time', '2020-01-01T00:00:00.000Z') WHERE height = 1"
 tamper signature block_signature \
   "UPDATE blocks SET signatures = json_set(signatures, '\$[0].sig', (SELECT json_extract(signatures, '\$[0].sig') FROM blocks WHERE height = 0)) WHERE height = 1"
-tamper checkpoint checkpoint_signature \
+tamper checkpoint checkpoint_mismatch \
   "UPDATE blocks SET checkpoint = (SELECT checkpoint FROM blocks WHERE height = 1) WHERE height = 2"
+tamper checkpoint-signature checkpoint_signature \
+  "UPDATE blocks SET checkpoint = substr(checkpoint, 1, instr(checkpoint, char(8212)) - 1) ||
+     (SELECT substr(checkpoint, instr(checkpoint, char(8212))) FROM blocks WHERE height = 1) WHERE height = 2"
 tamper middle-block block_missing "DELETE FROM blocks WHERE height = 1"
 tamper identity identity_index "INSERT INTO identities(name, role, kind, enrolled_idx) VALUES ('ghost', 'device', '', 3)"
 tamper seal seal_signature \
