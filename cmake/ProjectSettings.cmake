@@ -7,3 +7,12 @@ if(MEDTRAIL_SANITIZE)
     -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   target_link_options(medtrail_project_options INTERFACE -fsanitize=address,undefined)
 endif()
+if(MEDTRAIL_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "MEDTRAIL_FUZZ needs clang (libFuzzer): CXX=clang++ CC=clang")
+  endif()
+  # Coverage instrumentation for everything; the fuzzer's main is linked into fuzz_* only.
+  target_compile_options(medtrail_project_options INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(medtrail_project_options INTERFACE -fsanitize=address,undefined)
+endif()

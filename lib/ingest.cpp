@@ -175,7 +175,7 @@ struct Ingestor::Impl {
       if (find_replay.step()) {
         json r = {{"id", to_hex(find_replay.blob(1))}, {"index", find_replay.integer(0)}, {"device", p.reading.device},
                   {"type", p.reading.type}, {"time", format_rfc3339_ms(p.reading.time_ms)}, {"status", "duplicate"},
-                  {"line", p.line}};
+                  {"source", p.source}, {"line", p.line}};
         find_replay.reset();
         ++stats.duplicates;
         receipt(r.dump());
@@ -215,7 +215,7 @@ struct Ingestor::Impl {
       seal_tree.push(row.id);
       ++stats.accepted;
       json r = {{"id", to_hex(row.id)}, {"index", index}, {"device", p.reading.device}, {"type", p.reading.type},
-                {"time", format_rfc3339_ms(p.reading.time_ms)}, {"status", "pending"}, {"line", p.line}};
+                {"time", format_rfc3339_ms(p.reading.time_ms)}, {"status", "pending"}, {"source", p.source}, {"line", p.line}};
       receipt(r.dump());
     }
     if (seal_tree.size() == 0) return;
@@ -269,6 +269,15 @@ void Ingestor::add_line(const std::string& source, std::uint64_t line_number, st
 void Ingestor::reject(const std::string& source, std::uint64_t line_number, const std::string& reason) {
   ++impl_->stats.lines;
   impl_->emit_rejection(source, line_number, reason);
+}
+
+std::int64_t Ingestor::commit_due_in_ms() const {
+  if (impl_->options.atomic || impl_->chunk.empty()) return -1;
+  return std::max<std::int64_t>(0, impl_->chunk_started_ms + impl_->options.chunk_max_ms - now_unix_ms());
+}
+
+void Ingestor::commit_waiting() {
+  if (!impl_->options.atomic) impl_->flush();
 }
 
 IngestStats Ingestor::finish() { return impl_->finish(); }

@@ -46,6 +46,11 @@ class Ingestor {
   // One input line (without its newline). `source` names the file for rejections.
   void add_line(const std::string& source, std::uint64_t line_number, std::string_view text);
   void reject(const std::string& source, std::uint64_t line_number, const std::string& reason);
+  // Milliseconds until the records waiting for a commit are due (0: overdue); -1 when none
+  // wait (or in atomic mode, where nothing commits before the end).
+  std::int64_t commit_due_in_ms() const;
+  // Commits the waiting records now: a quiet input stream still gets its receipts.
+  void commit_waiting();
   // Commits what is left. In atomic mode commits only when nothing was rejected.
   IngestStats finish();
 

@@ -12,7 +12,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr double kMaxSafeInteger = 9007199254740992.0;  // 2^53
+// 2^53, compared as an integer: converting 2^53 + 1 to double rounds it to 2^53.
+constexpr std::int64_t kMaxSafeInteger = std::int64_t(1) << 53;
 
 [[noreturn]] void fail(const std::string& why) { throw Error(ExitCode::usage, "cannot canonicalise JSON: " + why); }
 
@@ -118,13 +119,13 @@ void write_value(const json& v, std::string& out) {
     case json::value_t::string: write_string(v.get_ref<const std::string&>(), out); break;
     case json::value_t::number_integer: {
       auto n = v.get<std::int64_t>();
-      if (std::fabs(static_cast<double>(n)) > kMaxSafeInteger) fail("integer " + std::to_string(n) + " exceeds 2^53");
+      if (n > kMaxSafeInteger || n < -kMaxSafeInteger) fail("integer " + std::to_string(n) + " exceeds 2^53");
       out += std::to_string(n);
       break;
     }
     case json::value_t::number_unsigned: {
       auto n = v.get<std::uint64_t>();
-      if (static_cast<double>(n) > kMaxSafeInteger) fail("integer " + std::to_string(n) + " exceeds 2^53");
+      if (n > static_cast<std::uint64_t>(kMaxSafeInteger)) fail("integer " + std::to_string(n) + " exceeds 2^53");
       out += std::to_string(n);
       break;
     }

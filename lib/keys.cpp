@@ -273,7 +273,10 @@ PublicIdentity load_public_key(const std::string& path) {
     throw Error(ExitCode::not_found, "public key file " + path + " not found");
   std::string text = read_file(path);
   BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
-  PkeyPtr pkey(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  // A callback that supplies no passphrase: given an encrypted private key by mistake, OpenSSL
+  // would otherwise prompt on the terminal.
+  auto no_passphrase = [](char*, int, int, void*) -> int { return 0; };
+  PkeyPtr pkey(PEM_read_bio_PUBKEY(bio.get(), nullptr, no_passphrase, nullptr));
   if (!pkey) {
     openssl_reason();
     throw Error(ExitCode::environment, path + " is not a PEM public key");

@@ -370,7 +370,7 @@ Identity Ledger::require_active(const PublicKey& key, std::initializer_list<std:
   for (auto& id : identities()) {
     if (!id.key || *id.key != key) continue;
     if (id.retired_index)
-      throw Error(ExitCode::verification_failed, "identity " + id.name + " (key " + key_id_of(key) + ") was retired at record " +
+      throw Error(ExitCode::usage, "identity " + id.name + " (key " + key_id_of(key) + ") was retired at record " +
                                                      std::to_string(*id.retired_index));
     if (std::find(roles.begin(), roles.end(), id.role) == roles.end())
       throw Error(ExitCode::usage, "identity " + id.name + " is enrolled as " + id.role + ", but this needs " + wanted);

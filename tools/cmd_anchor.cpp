@@ -12,7 +12,7 @@ Command anchor_command(CLI::App& root, Globals& g) {
   };
   auto args = std::make_shared<Args>();
   app->add_option("--key", args->key, "Authority private key that signs the block")->envname("MEDTRAIL_KEY");
-  app->add_option("--max", args->max, "Seal at most N pending records (0: all)")->capture_default_str();
+  app->add_option("--max", args->max, "Seal at most N pending records (0: all)")->capture_default_str()->check(CLI::NonNegativeNumber);
   app->add_option("--checkpoint-out", args->checkpoint_out, "Also write the new signed checkpoint to FILE (atomically)");
   app->add_flag("--allow-empty", args->allow_empty, "Make a block even when nothing is pending (a heartbeat)");
   app->footer(examples({
@@ -27,10 +27,19 @@ Command anchor_command(CLI::App& root, Globals& g) {
               print_stderr("medtrail: nothing pending; no block made (use --allow-empty for a heartbeat block)");
               return 0;
             }
-            if (!args->checkpoint_out.empty()) write_file_atomic(args->checkpoint_out, block->checkpoint);
             auto out = block->to_json();
             out["checkpoint"] = block->checkpoint;
+            // The block is committed: print it before writing the file, so that a failure to
+            // write the file never hides a block that exists.
             print_json(out);
+            if (!args->checkpoint_out.empty()) {
+              try {
+                write_file_atomic(args->checkpoint_out, block->checkpoint);
+              } catch (const Error& e) {
+                throw Error(e.code(), std::string(e.what()) + " (block " + std::to_string(block->height) +
+                                          " was sealed; 'medtrail checkpoint' prints its checkpoint)");
+              }
+            }
             return 0;
           }};
 }

@@ -61,9 +61,17 @@ Command enroll_command(CLI::App& root, Globals& g) {
             if (!args->name.empty()) {
               if (args->role.empty()) throw Error(ExitCode::usage, "--role is required with --name");
               Ledger::EnrollRequest r{args->name, args->role, std::nullopt, args->kind};
-              if (!args->public_key_file.empty()) r.key = load_public_key(args->public_key_file).key;
+              if (!args->public_key_file.empty()) {
+                auto identity = load_public_key(args->public_key_file);
+                if (!identity.role.empty() && identity.role != args->role)
+                  throw Error(ExitCode::usage, args->public_key_file + " was made for the role " + identity.role +
+                                                   ", not " + args->role);
+                r.key = identity.key;
+              }
               requests.push_back(r);
             } else {
+              if (!args->kind.empty() || !args->public_key_file.empty())
+                throw Error(ExitCode::usage, "with --from, give kind and public_key in each line, not on the command line");
               std::FILE* in = args->from == "-" ? stdin : std::fopen(args->from.c_str(), "rb");
               if (!in) throw Error(ExitCode::not_found, "cannot open " + args->from);
               LineReader reader(in, 1 << 16);

@@ -1,3 +1,5 @@
+#include <cstring>
+#include <cerrno>
 #include <cstdio>
 
 #include "commands.hpp"
@@ -69,13 +71,34 @@ Command ingest_command(CLI::App& root, Globals& g) {
             Ingestor ingestor(ledger, key, data_key, options, events);
             std::vector<std::string> files = args->files;
             if (files.empty()) files.push_back("-");
+            // Open every input before reading any: a missing second file must not cut a run short
+            // after the first file's readings were half committed.
+            std::vector<std::FILE*> inputs;
             for (const auto& file : files) {
               std::FILE* in = file == "-" ? stdin : std::fopen(file.c_str(), "rb");
-              if (!in) throw Error(ExitCode::not_found, "cannot open input " + file);
+              if (!in) {
+                for (auto* f : inputs)
+                  if (f != stdin) std::fclose(f);
+                throw Error(errno == ENOENT ? ExitCode::not_found : ExitCode::environment,
+                            "cannot open input " + file + ": " + std::strerror(errno));
+              }
+              inputs.push_back(in);
+            }
+            for (std::size_t i = 0; i < files.size(); ++i) {
+              const auto& file = files[i];
+              std::FILE* in = inputs[i];
               std::string source = file == "-" ? "stdin" : file;
               LineReader reader(in, args->max_line);
               std::string line;
-              for (auto s = reader.next(line); s != LineReader::Status::eof; s = reader.next(line)) {
+              auto next_line = [&]() {
+                // A quiet stream: commit what waits once it is due, then block for more input.
+                for (auto due = ingestor.commit_due_in_ms(); due >= 0; due = ingestor.commit_due_in_ms()) {
+                  if (reader.wait_for_input(static_cast<int>(std::min<std::int64_t>(due, 60'000)))) break;
+                  if (ingestor.commit_due_in_ms() == 0) ingestor.commit_waiting();
+                }
+                return reader.next(line);
+              };
+              for (auto s = next_line(); s != LineReader::Status::eof; s = next_line()) {
                 if (s == LineReader::Status::too_long) {
                   ingestor.reject(source, reader.line_number(), "line longer than " + std::to_string(args->max_line) + " bytes");
                   continue;
@@ -85,7 +108,15 @@ Command ingest_command(CLI::App& root, Globals& g) {
               }
               bool failed = reader.failed();
               if (in != stdin) std::fclose(in);
-              if (failed) throw Error(ExitCode::environment, "error reading " + source);
+              if (failed) {
+                // Commit what was read before the error, then stop: nothing read is lost.
+                for (std::size_t j = i + 1; j < files.size(); ++j)
+                  if (inputs[j] != stdin) std::fclose(inputs[j]);
+                ingestor.finish();
+                throw Error(ExitCode::environment, "error reading " + source + " after line " +
+                                                       std::to_string(reader.line_number()) +
+                                                       "; the lines before it were ingested");
+              }
             }
             auto stats = ingestor.finish();
             if (rejects && std::fclose(rejects) != 0) throw Error(ExitCode::environment, "cannot write " + args->rejects);

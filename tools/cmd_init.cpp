@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <unistd.h>
 
 #include "commands.hpp"
@@ -19,11 +20,12 @@ Command init_command(CLI::App& root, Globals& g) {
   }));
   return {app, [args, &g]() {
             auto key = load_signing_key(args->authority, g);
+            if (!key.identity().role.empty() && key.identity().role != "authority")
+              throw Error(ExitCode::usage, args->authority + " is a " + key.identity().role +
+                                               " key; a ledger is created by an authority (keygen --role authority)");
             std::string data_key_path = args->data_key;
-            if (data_key_path.empty()) {
-              auto dot = args->authority.find_last_of('.');
-              data_key_path = (dot == std::string::npos ? args->authority : args->authority.substr(0, dot)) + ".datakey";
-            }
+            if (data_key_path.empty())
+              data_key_path = std::filesystem::path(args->authority).replace_extension(".datakey").string();
             DataKey data_key;
             if (::access(data_key_path.c_str(), F_OK) == 0) {
               data_key = DataKey::load(data_key_path);

@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <sys/stat.h>
 
 #include "commands.hpp"
@@ -25,7 +26,7 @@ Command keygen_command(CLI::App& root, Globals& g) {
             if (!is_valid_name(args->name))
               throw Error(ExitCode::usage, "--name must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
             ::mkdir(args->out.c_str(), 0755);
-            std::string base = args->out + "/" + args->name;
+            std::string base = (std::filesystem::path(args->out) / args->name).string();
             auto key = SigningKey::generate(args->name, args->role);
             auto pass = passphrase(g);
             if (pass && pass->empty()) throw Error(ExitCode::usage, "the passphrase is empty");

@@ -11,7 +11,7 @@ Command log_command(CLI::App& root, Globals& g) {
     std::string format;
   };
   auto args = std::make_shared<Args>();
-  app->add_option("--since-height", args->since_height, "Start at this block height")->capture_default_str();
+  app->add_option("--since-height", args->since_height, "Start at this block height")->capture_default_str()->check(CLI::NonNegativeNumber);
   app->add_flag("--records", args->records, "Also list each block's records, and the pending ones");
   add_format_option(*app, args->format);
   app->footer(examples({

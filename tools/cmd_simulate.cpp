@@ -10,7 +10,7 @@ Command simulate_command(CLI::App& root, Globals&) {
   auto list = std::make_shared<bool>(false);
   app->add_option("--devices", options->devices, "Number of devices")->capture_default_str()->check(CLI::Range(1, 10'000'000));
   app->add_option("--minutes", options->minutes, "Simulated duration in minutes")->capture_default_str()->check(CLI::Range(1, 10'000'000));
-  app->add_option("--seed", options->seed, "Random seed: the same seed gives the same output")->capture_default_str();
+  app->add_option("--seed", options->seed, "Random seed: the same seed gives the same output")->capture_default_str()->check(CLI::NonNegativeNumber);
   app->add_flag("--list-devices", *list, "Print the devices as enrollment lines for 'enroll --from -' instead");
   app->footer(examples({
       "medtrail simulate --devices 50 --minutes 60 --seed 7 --list-devices | medtrail enroll --key keys/hospital.key --from -",

@@ -22,6 +22,12 @@ Command verify_command(CLI::App& root, Globals& g) {
   file->needs(record);
   record->needs(file);
   receipt->excludes(checkpoint)->excludes(file);
+  checkpoint->excludes(file);
+  // Every mode takes its own target: ids given with another mode would be silently ignored.
+  app->callback([args]() {
+    if (!args->ids.empty() && (!args->receipt.empty() || !args->checkpoint.empty() || !args->file.empty()))
+      throw CLI::ValidationError("ids", "record ids cannot be combined with --receipt, --checkpoint or --file");
+  });
   app->footer(examples({
       "medtrail verify --db ward3.db --trust keys/hospital.pub",
       "medtrail verify --db ward3.db 3f9a01c2 b21c7d40",

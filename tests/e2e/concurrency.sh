@@ -34,12 +34,15 @@ expect_exit 0 mt verify --db ward.db --trust keys/hospital.pub
 
 # A writer holding the lock past the busy timeout: exit 5, ledger unchanged.
 before=$(mt checkpoint --db ward.db)
-( sqlite3 ward.db "BEGIN IMMEDIATE; SELECT 1;" ".shell sleep 3" "COMMIT;" > /dev/null ) &
-locker=$!
-sleep 0.5
 mt simulate --devices 100 --minutes 1 --seed 99 > c.ndjson
+# The locker holds the write lock until told to let go, however slow this machine (or ASan) is.
+( sqlite3 ward.db "BEGIN IMMEDIATE; SELECT 1;" ".shell touch locked.flag" \
+    ".shell while [ ! -e release.flag ]; do sleep 0.1; done" "COMMIT;" > /dev/null ) &
+locker=$!
+for _ in $(seq 1 600); do [ -e locked.flag ] && break; sleep 0.1; done
 expect_exit 5 mt ingest --db ward.db --key keys/gw-1.key --busy-timeout 200 c.ndjson
 check "locked is explained" grep -q locked err.txt
+touch release.flag
 wait $locker
 check "ledger unchanged after the lock failure" test "$(mt checkpoint --db ward.db)" = "$before"
 expect_exit 0 mt verify --db ward.db --trust keys/hospital.pub

@@ -71,6 +71,17 @@ check "missing data key explained" grep -q 'data key' err.txt
 expect_exit 4 mt ingest --db ward.db --key keys/gw-1.key no-such-file.ndjson
 expect_exit 0 mt verify --db ward.db --trust keys/hospital.pub
 
+# A live stream that goes quiet: its readings are committed (and receipted) about a second
+# later, not when the next line happens to arrive.
+mt simulate --devices 3 --minutes 1 --seed 41 | head -n 3 > quiet.ndjson
+( cat quiet.ndjson; sleep 5 ) | mt ingest --db ward.db --key keys/gw-1.key > quiet-receipts.ndjson 2> quiet-err.txt &
+streamer=$!
+for _ in $(seq 1 40); do [ "$(wc -l < quiet-receipts.ndjson)" -ge 3 ] && break; sleep 0.1; done
+check "receipts arrive while the stream is still open" test "$(wc -l < quiet-receipts.ndjson)" -eq 3
+check "the stream is still open then" kill -0 "$streamer"
+sed "s/^/  quiet stream: /" quiet-err.txt >&2
+wait "$streamer"
+
 # The subject never appears in clear in the ledger file.
 sqlite3 ward.db "PRAGMA wal_checkpoint(TRUNCATE)" > /dev/null
 check "pseudonymised subject in leaves" test "$(sqlite3 ward.db "SELECT count(*) FROM leaves WHERE subject IS NOT NULL AND length(subject) = 32")" -ge 1

@@ -14,6 +14,9 @@ expect_exit 5 mt anchor --db w.db --key keys/hospital.key --allow-empty --passph
 check "wrong passphrase explained" grep -q 'wrong passphrase' err.txt
 expect_exit 5 mt anchor --db w.db --key keys/hospital.key --allow-empty
 check "missing passphrase explained" grep -q 'passphrase' err.txt
+# An encrypted private key where a public key belongs: refused, and never a passphrase prompt.
+expect_exit 5 mt verify --db w.db --trust keys/hospital.key
+check "no passphrase prompt for --trust" bash -c '! grep -qi "pass phrase" err.txt'
 MEDTRAIL_KEY=keys/hospital.key MEDTRAIL_PASSPHRASE="correct horse battery staple" MEDTRAIL_DB=w.db \
   expect_exit 0 mt anchor --allow-empty
 
