@@ -17,6 +17,16 @@ constexpr std::int64_t kMaxSafeInteger = std::int64_t(1) << 53;
 
 [[noreturn]] void fail(const std::string& why) { throw Error(ExitCode::usage, "cannot canonicalise JSON: " + why); }
 
+// JCS reads every number as an IEEE double. An integer beyond 2^53 is kept only when that
+// reading does not change it: 9007199254740993 would silently become ...992 and is refused,
+// while 11222222222222222000 (how JCS itself prints 1.1222222222222222e19) is its own
+// canonical form, so canonical text always canonicalises to itself.
+std::string large_integer(const std::string& decimal, double as_double) {
+  std::string canonical = format_number(as_double);
+  if (canonical != decimal) fail("integer " + decimal + " exceeds 2^53 and would change to " + canonical);
+  return canonical;
+}
+
 // Validates UTF-8 and returns the next code point; advances i.
 char32_t next_code_point(const std::string& s, std::size_t& i) {
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
@@ -119,14 +129,14 @@ void write_value(const json& v, std::string& out) {
     case json::value_t::string: write_string(v.get_ref<const std::string&>(), out); break;
     case json::value_t::number_integer: {
       auto n = v.get<std::int64_t>();
-      if (n > kMaxSafeInteger || n < -kMaxSafeInteger) fail("integer " + std::to_string(n) + " exceeds 2^53");
-      out += std::to_string(n);
+      if (n > kMaxSafeInteger || n < -kMaxSafeInteger) out += large_integer(std::to_string(n), static_cast<double>(n));
+      else out += std::to_string(n);
       break;
     }
     case json::value_t::number_unsigned: {
       auto n = v.get<std::uint64_t>();
-      if (n > static_cast<std::uint64_t>(kMaxSafeInteger)) fail("integer " + std::to_string(n) + " exceeds 2^53");
-      out += std::to_string(n);
+      if (n > static_cast<std::uint64_t>(kMaxSafeInteger)) out += large_integer(std::to_string(n), static_cast<double>(n));
+      else out += std::to_string(n);
       break;
     }
     case json::value_t::number_float: out += format_number(v.get<double>()); break;
