@@ -79,6 +79,9 @@ static_assert(kMigrationCount == kSchemaVersion);
 void configure(sql::Database& db) {
   db.exec("PRAGMA foreign_keys=ON");
   db.exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: durable across application crashes
+  // 64 MiB of page cache (default 2 MiB): the id and replay-tag indexes are keyed by hashes,
+  // so inserts land on random pages; a small cache re-reads them from disk on every chunk.
+  db.exec("PRAGMA cache_size=-65536");
 }
 
 }  // namespace
@@ -318,9 +321,14 @@ std::uint64_t Ledger::resolve(std::string_view text) {
   return index;
 }
 
-std::vector<Identity> Ledger::identities() {
+std::vector<Identity> Ledger::identities() { return identities_where("", ""); }
+
+std::vector<Identity> Ledger::identities_where(const std::string& column, const std::string& value) {
   std::vector<Identity> out;
-  auto stmt = db_->prepare("SELECT name, role, public_key, kind, enrolled_idx, retired_idx FROM identities ORDER BY enrolled_idx");
+  std::string sql = "SELECT name, role, public_key, kind, enrolled_idx, retired_idx FROM identities " +
+                    (column.empty() ? std::string() : "WHERE " + column + " = ? ") + "ORDER BY enrolled_idx";
+  auto stmt = db_->prepare(sql.c_str());
+  if (!column.empty()) stmt.bind(1, value);
   while (stmt.step()) {
     Identity id;
     id.name = stmt.text(0);
@@ -341,8 +349,14 @@ std::vector<Identity> Ledger::identities() {
 }
 
 std::optional<Identity> Ledger::identity(const std::string& name) {
-  for (auto& id : identities())
-    if (id.name == name) return id;
+  auto found = identities_where("name", name);
+  if (found.empty()) return std::nullopt;
+  return found.front();
+}
+
+std::optional<Identity> Ledger::identity_by_key_id(const std::string& key_id) {
+  for (auto& id : identities_where("key_id", key_id))
+    if (id.key && key_id_of(*id.key) == key_id) return id;
   return std::nullopt;
 }
 

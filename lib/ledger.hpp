@@ -101,6 +101,7 @@ class Ledger {
   std::uint64_t resolve(std::string_view id_or_prefix);
   std::vector<Identity> identities();
   std::optional<Identity> identity(const std::string& name);
+  std::optional<Identity> identity_by_key_id(const std::string& key_id);  // indexed: O(log n)
   merkle::HashGetter hash_getter();
 
   // Appends records inside an open write transaction, keeping stored hashes up to date.
@@ -140,6 +141,7 @@ class Ledger {
 
  private:
   explicit Ledger(std::unique_ptr<sql::Database> db);
+  std::vector<Identity> identities_where(const std::string& column, const std::string& value);
   void load_meta();
   void migrate();
   std::unique_ptr<sql::Database> db_;

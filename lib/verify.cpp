@@ -468,8 +468,8 @@ json make_receipt(Ledger& ledger, std::uint64_t index) {
   for (const auto& h : proof) inclusion.push_back(to_hex(h));
   PublicIdentity authority = genesis_authority(ledger);
   // The block's signer may be a later authority; name the one that signed the checkpoint.
-  for (const auto& id : ledger.identities())
-    if (id.key && key_id_of(*id.key) == latest->header.value("signer", "")) authority = {id.name, id.role, *id.key};
+  if (auto signer = ledger.identity_by_key_id(latest->header.value("signer", "")))
+    authority = {signer->name, signer->role, *signer->key};
   return {
       {"record", envelope_of(row)},
       {"leaf_index", index},

@@ -32,7 +32,7 @@ std::vector<OptionInfo> options_of(const CLI::App* app) {
   for (const CLI::Option* opt : app->get_options()) {
     for (const auto& lname : opt->get_lnames()) {
       std::string name = "--" + lname;
-      out.push_back({name, opt->get_description(), opt->get_type_size() != 0, choices_for(name)});
+      out.push_back({name, opt->get_description(), opt->get_expected_max() != 0, choices_for(name)});
     }
   }
   return out;
@@ -98,15 +98,25 @@ std::string bash_script(const std::vector<CommandInfo>& commands, const std::vec
   s << "    \"\") COMPREPLY=($(compgen -W '";
   for (std::size_t i = 0; i < commands.size(); ++i) s << (i ? " " : "") << commands[i].name;
   s << " '\"$globals\" -- \"$cur\")); return ;;\n";
+  auto is_global = [&](const std::string& name) {
+    for (const auto& o : globals)
+      if (o.name == name) return true;
+    return false;
+  };
   for (const auto& c : commands) {
     s << "    " << c.name << ") COMPREPLY=($(compgen -W '";
-    for (std::size_t i = 0; i < c.options.size(); ++i) s << (i ? " " : "") << c.options[i].name;
+    bool first = true;
+    for (const auto& o : c.options) {
+      if (is_global(o.name)) continue;
+      s << (first ? "" : " ") << o.name;
+      first = false;
+    }
     s << " '\"$globals\" -- \"$cur\"))";
     if (c.name == "completion") s << "; [[ $cur != -* ]] && COMPREPLY+=($(compgen -W 'bash zsh fish' -- \"$cur\"))";
     else s << "; [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- \"$cur\"))";
     s << " ;;\n";
   }
-  s << "  esac\n}\ncomplete -F _medtrail medtrail\n";
+  s << "  esac\n}\ncomplete -o filenames -F _medtrail medtrail\n";
   return s.str();
 }
 
@@ -173,6 +183,8 @@ std::string fish_script(const std::vector<CommandInfo>& commands, const std::vec
     for (const auto& o : c.options) option_line(" -n \"__fish_seen_subcommand_from " + c.name + "\"", o);
     if (c.name == "completion")
       s << "complete -c medtrail -n \"__fish_seen_subcommand_from completion\" -a 'bash zsh fish'\n";
+    else
+      s << "complete -c medtrail -n \"__fish_seen_subcommand_from " << c.name << "\" -F\n";
   }
   return s.str();
 }
