@@ -51,9 +51,14 @@ Command log_command(CLI::App& root, Globals& g) {
                 j["kind"] = "block";
                 print_json(j);
               } else {
-                print_line("block " + std::to_string(h) + "  " + hd.value("time", "") + "  records " +
-                           std::to_string(hd.value("first", 0ull)) + ".." +
-                           std::to_string(hd.value("tree_size", 0ull)) + "  hash " + to_hex(block->hash).substr(0, 16));
+                // Inclusive range, as a person reads it: "records 1-174 (174)".
+                auto first = hd.value("first", 0ull);
+                auto end = hd.value("tree_size", 0ull);
+                std::string range = end > first ? "records " + std::to_string(first) + "-" + std::to_string(end - 1) +
+                                                      " (" + std::to_string(end - first) + ")"
+                                                : std::string("no records");
+                print_line("block " + std::to_string(h) + "  " + hd.value("time", "") + "  " + range + "  hash " +
+                           to_hex(block->hash).substr(0, 16));
               }
               if (args->records) print_records(hd.value("first", 0ull), hd.value("tree_size", 0ull), h);
               last_size = block->tree_size();
