@@ -141,6 +141,13 @@ struct Ingestor::Impl {
     chunk.clear();
   }
 
+  static std::string receipt_line(const Prepared& p, const std::string& id, std::int64_t index, const char* status) {
+    return json{{"id", id},           {"index", index},  {"device", p.reading.device},
+                {"type", p.reading.type}, {"time", format_rfc3339_ms(p.reading.time_ms)},
+                {"status", status},   {"source", p.source}, {"line", p.line}}
+        .dump();
+  }
+
   // Runs inside the caller's write transaction.
   void commit_chunk(Ledger::Appender& appender, const std::function<void(const std::string&)>& receipt) {
     std::map<std::string, Identity> devices;
@@ -173,12 +180,10 @@ struct Ingestor::Impl {
       }
       find_replay.bind_blob(1, p.replay_tag);
       if (find_replay.step()) {
-        json r = {{"id", to_hex(find_replay.blob(1))}, {"index", find_replay.integer(0)}, {"device", p.reading.device},
-                  {"type", p.reading.type}, {"time", format_rfc3339_ms(p.reading.time_ms)}, {"status", "duplicate"},
-                  {"source", p.source}, {"line", p.line}};
+        auto existing = receipt_line(p, to_hex(find_replay.blob(1)), find_replay.integer(0), "duplicate");
         find_replay.reset();
         ++stats.duplicates;
-        receipt(r.dump());
+        receipt(existing);
         continue;
       }
       find_replay.reset();
@@ -214,9 +219,7 @@ struct Ingestor::Impl {
       appender.add_payload(index, p.salt, p.canonical, p.replay_tag);
       seal_tree.push(row.id);
       ++stats.accepted;
-      json r = {{"id", to_hex(row.id)}, {"index", index}, {"device", p.reading.device}, {"type", p.reading.type},
-                {"time", format_rfc3339_ms(p.reading.time_ms)}, {"status", "pending"}, {"source", p.source}, {"line", p.line}};
-      receipt(r.dump());
+      receipt(receipt_line(p, to_hex(row.id), index, "pending"));
     }
     if (seal_tree.size() == 0) return;
     LeafRow seal;

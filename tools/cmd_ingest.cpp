@@ -1,6 +1,7 @@
 #include <cstring>
 #include <cerrno>
 #include <cstdio>
+#include <memory>
 
 #include "commands.hpp"
 #include "error.hpp"
@@ -73,20 +74,22 @@ Command ingest_command(CLI::App& root, Globals& g) {
             if (files.empty()) files.push_back("-");
             // Open every input before reading any: a missing second file must not cut a run short
             // after the first file's readings were half committed.
-            std::vector<std::FILE*> inputs;
+            struct CloseInput {
+              void operator()(std::FILE* f) const {
+                if (f != stdin) std::fclose(f);
+              }
+            };
+            std::vector<std::unique_ptr<std::FILE, CloseInput>> inputs;
             for (const auto& file : files) {
               std::FILE* in = file == "-" ? stdin : std::fopen(file.c_str(), "rb");
-              if (!in) {
-                for (auto* f : inputs)
-                  if (f != stdin) std::fclose(f);
+              if (!in)
                 throw Error(errno == ENOENT ? ExitCode::not_found : ExitCode::environment,
                             "cannot open input " + file + ": " + std::strerror(errno));
-              }
-              inputs.push_back(in);
+              inputs.emplace_back(in);
             }
             for (std::size_t i = 0; i < files.size(); ++i) {
               const auto& file = files[i];
-              std::FILE* in = inputs[i];
+              std::FILE* in = inputs[i].get();
               std::string source = file == "-" ? "stdin" : file;
               LineReader reader(in, args->max_line);
               std::string line;
@@ -107,11 +110,9 @@ Command ingest_command(CLI::App& root, Globals& g) {
                 ingestor.add_line(source, reader.line_number(), line);
               }
               bool failed = reader.failed();
-              if (in != stdin) std::fclose(in);
+              inputs[i].reset();
               if (failed) {
                 // Commit what was read before the error, then stop: nothing read is lost.
-                for (std::size_t j = i + 1; j < files.size(); ++j)
-                  if (inputs[j] != stdin) std::fclose(inputs[j]);
                 ingestor.finish();
                 throw Error(ExitCode::environment, "error reading " + source + " after line " +
                                                        std::to_string(reader.line_number()) +
