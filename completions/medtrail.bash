@@ -19,7 +19,7 @@ _medtrail() {
   esac
   local globals='--help --version --db --busy-timeout --passphrase-file'
   case "$cmd" in
-    "") COMPREPLY=($(compgen -W 'keygen init enroll retire ingest anchor verify prove checkpoint show log simulate completion '"$globals" -- "$cur")); return ;;
+    "") COMPREPLY=($(compgen -W 'keygen init enroll retire ingest anchor verify prove checkpoint show log simulate trace completion '"$globals" -- "$cur")); return ;;
     keygen) COMPREPLY=($(compgen -W '--name --role --out '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     init) COMPREPLY=($(compgen -W '--authority --origin --data-key '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     enroll) COMPREPLY=($(compgen -W '--key --role --name --kind --from '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
@@ -31,7 +31,8 @@ _medtrail() {
     checkpoint) COMPREPLY=($(compgen -W '--out '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     show) COMPREPLY=($(compgen -W '--format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     log) COMPREPLY=($(compgen -W '--since-height --records --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
-    simulate) COMPREPLY=($(compgen -W '--devices --minutes --seed --list-devices '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    simulate) COMPREPLY=($(compgen -W '--devices --minutes --seed --list-devices --scenario --truth '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    trace) COMPREPLY=($(compgen -W '--up --down --depth --format --device --subject --asset --type --since --until --contacts --origin --radius --min-duration --hops --time-tolerance --sample-span --method --reveal --data-key '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     completion) COMPREPLY=($(compgen -W ' '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -W 'bash zsh fish' -- "$cur")) ;;
   esac
 }

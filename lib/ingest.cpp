@@ -7,6 +7,7 @@
 #include "error.hpp"
 #include "jcs.hpp"
 #include "timefmt.hpp"
+#include "trace_index.hpp"
 
 namespace medtrail {
 namespace {
@@ -154,6 +155,7 @@ struct Ingestor::Impl {
     for (auto& id : ledger.identities()) devices[id.name] = std::move(id);
     auto find_replay = ledger.db().prepare(
         "SELECT l.idx, l.id FROM payloads p JOIN leaves l ON l.idx = p.idx WHERE p.replay_tag = ?");
+    trace::IndexWriter index_writer(ledger.db());
     std::int64_t received = now_unix_ms();
     std::uint64_t first = appender.size();
     merkle::Frontier seal_tree;
@@ -188,10 +190,12 @@ struct Ingestor::Impl {
       }
       find_replay.reset();
       std::vector<std::string> links;
+      std::vector<std::uint64_t> parents;
       std::string link_error;
       for (const auto& link : p.reading.derived_from) {
         try {
-          links.push_back(to_hex(ledger.leaf(ledger.resolve(link)).id));
+          parents.push_back(ledger.resolve(link));
+          links.push_back(to_hex(ledger.leaf(parents.back()).id));
         } catch (const Error& e) {
           link_error = std::string("derived_from: ") + e.what();
           break;
@@ -217,6 +221,7 @@ struct Ingestor::Impl {
       }
       auto index = appender.append(row);
       appender.add_payload(index, p.salt, p.canonical, p.replay_tag);
+      index_writer.add(row, trace::facts_of(row, p.reading, std::move(parents)));
       seal_tree.push(row.id);
       ++stats.accepted;
       receipt(receipt_line(p, to_hex(row.id), index, "pending"));

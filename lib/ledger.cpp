@@ -9,6 +9,7 @@
 #include "jcs.hpp"
 #include "note.hpp"
 #include "timefmt.hpp"
+#include "trace_index.hpp"
 
 namespace medtrail {
 namespace {
@@ -71,6 +72,18 @@ CREATE TABLE identities(
   retired_idx INTEGER REFERENCES leaves(idx)
 );
 CREATE INDEX identities_key ON identities(key_id);
+)sql",
+    // 2: trace indexes (lib/trace_index.cpp). All derived from leaves and payloads, rebuilt on
+    // migration; verify checks they agree with the log.
+    R"sql(
+CREATE INDEX leaves_device_time ON leaves(device, time_ms);
+CREATE INDEX leaves_subject_time ON leaves(subject, time_ms) WHERE subject IS NOT NULL;
+CREATE TABLE links(parent INTEGER NOT NULL, child INTEGER NOT NULL, PRIMARY KEY(parent, child)) WITHOUT ROWID;
+CREATE TABLE assets(asset TEXT NOT NULL, time_ms INTEGER NOT NULL, idx INTEGER NOT NULL,
+                    PRIMARY KEY(asset, time_ms, idx)) WITHOUT ROWID;
+CREATE TABLE proximity(peer TEXT NOT NULL, time_ms INTEGER NOT NULL, idx INTEGER NOT NULL, distance_m REAL NOT NULL,
+                       PRIMARY KEY(peer, time_ms, idx)) WITHOUT ROWID;
+CREATE VIRTUAL TABLE positions USING rtree_i32(idx, t_min, t_max, lat_min, lat_max, lon_min, lon_max);
 )sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
@@ -157,6 +170,7 @@ void Ledger::migrate() {
                                            std::to_string(kSchemaVersion) + "); upgrade medtrail");
   for (int v = version; v < kMigrationCount; ++v) {
     db_->exec(kMigrations[v]);
+    if (v == 1) trace::rebuild_index(*this);  // a ledger written before the indexes existed
     db_->exec(("PRAGMA user_version=" + std::to_string(v + 1)).c_str());
   }
 }

@@ -215,6 +215,15 @@ ReadingCheck validate_reading(const json& reading, const ValidationLimits& limit
   if (out.type == "proximity" && !is_valid_name(reading["peer"].get_ref<const std::string&>()))
     return reject("\"peer\" must be a device name");
   if (auto file = reading.find("payload_file"); file != reading.end()) out.payload_file = file->get<std::string>();
+  if (auto asset = reading.find("asset"); asset != reading.end()) out.asset = asset->get<std::string>();
+  if (auto lat = reading.find("lat"), lon = reading.find("lon"); lat != reading.end() && lon != reading.end()) {
+    out.lat = lat->get<double>();
+    out.lon = lon->get<double>();
+  }
+  if (out.type == "proximity") {
+    out.peer = reading["peer"].get<std::string>();
+    out.distance_m = reading["distance_m"].get<double>();
+  }
 
   for (const auto& [key, value] : reading.items())
     if (!common_fields().count(key) && !allowed.count(key))

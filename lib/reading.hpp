@@ -21,6 +21,11 @@ struct ValidReading {
   std::vector<std::string> derived_from;  // as given: ids or id prefixes, resolved by the ledger
   std::optional<std::string> payload_file;
   std::optional<std::string> signature;   // base64 Ed25519 by the device over the reading sans "sig"
+  // What trace indexes (lib/trace): the tracked asset, a position, a proximity peer.
+  std::optional<std::string> asset;
+  std::optional<double> lat, lon;
+  std::optional<std::string> peer;
+  std::optional<double> distance_m;
 };
 
 // Result: the valid reading, or the reason it was rejected.

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "error.hpp"
 #include "jcs.hpp"
 #include "timefmt.hpp"
 
@@ -95,6 +96,35 @@ std::vector<Device> build(const Options& o) {
   return out;
 }
 
+// The contacts scenario: wristband `follower` stays at an offset from wristband `leader`
+// (ordinals among wristbands) during minutes [from, to).
+struct Plant {
+  std::size_t leader, follower;
+  std::uint64_t from, to;
+  double dx_m, dy_m;
+  int hop;                 // 0: a near miss the tracer must not report
+  const char* near_miss;   // why not, for the truth file
+};
+constexpr Plant kPlants[] = {
+    {0, 1, 10, 40, 0.8, 0.6, 1, ""},             // 30 min at 1.0 m
+    {1, 2, 50, 75, 1.2, 0.0, 2, ""},             // contact of a contact
+    {0, 3, 80, 85, 0.6, 0.6, 0, "too short"},    // 5 min
+    {0, 4, 80, 110, 3.0, 2.0, 0, "too far"},     // 3.6 m
+    {0, 5, 90, 110, 0.7, 0.0, 1, ""},            // 20 min at 0.7 m
+    {5, 6, 20, 45, 0.0, 1.1, 2, ""},             // how the earliest case met the second one
+};
+// Positive tests: (wristband ordinal, minute). The origin chain runs 0 <- 5 <- 6.
+constexpr std::pair<std::size_t, std::uint64_t> kPlantedPositives[] = {{0, 115}, {5, 60}, {6, 5}};
+constexpr std::uint64_t kScenarioMinutes = 120;
+
+void check_scenario(const Options& o) {
+  if (o.scenario.empty()) return;
+  if (o.scenario != "contacts") throw Error(ExitCode::usage, "unknown scenario \"" + o.scenario + "\" (known: contacts)");
+  if (o.devices < 50 || o.minutes < kScenarioMinutes)
+    throw Error(ExitCode::usage, "the contacts scenario needs --devices 50 or more and --minutes " +
+                                     std::to_string(kScenarioMinutes) + " or more");
+}
+
 struct Pending {
   std::int64_t time_ms;
   std::uint64_t order;  // keeps the output stable for equal times
@@ -119,6 +149,8 @@ std::uint64_t list_devices(const Options& options, const std::function<void(cons
 }
 
 std::uint64_t generate(const Options& o, const std::function<void(const std::string&)>& emit) {
+  check_scenario(o);
+  const bool planted = o.scenario == "contacts";
   auto fleet = build(o);
   std::vector<std::size_t> wristband_index;
   for (std::size_t i = 0; i < fleet.size(); ++i)
@@ -127,8 +159,10 @@ std::uint64_t generate(const Options& o, const std::function<void(const std::str
   static const char* kStatuses[] = {"available", "in_use", "in_use", "cleaning", "available"};
   std::uint64_t written = 0;
   std::vector<Pending> minute;
+  std::vector<std::string> planted_tests;  // subjects whose planted positive test is due this minute
   for (std::uint64_t m = 0; m < o.minutes; ++m) {
     minute.clear();
+    planted_tests.clear();
     std::int64_t base = o.start_unix_ms + static_cast<std::int64_t>(m) * 60000;
     for (auto& d : fleet) {
       std::int64_t t = base + d.jitter_ms + static_cast<std::int64_t>(d.rng.below(40));
@@ -147,6 +181,15 @@ std::uint64_t generate(const Options& o, const std::function<void(const std::str
         d.spo2 = std::clamp(d.spo2 + d.rng.normal() * 0.4, 93.0, 100.0);
         d.x_m = std::clamp(d.x_m + d.rng.normal() * 6, -300.0, 300.0);
         d.y_m = std::clamp(d.y_m + d.rng.normal() * 6, -300.0, 300.0);
+        const Plant* plant = nullptr;
+        if (planted)
+          for (const auto& p : kPlants)
+            if (&d == &fleet[wristband_index[p.follower]] && m >= p.from && m < p.to) plant = &p;
+        if (plant) {
+          const auto& leader = fleet[wristband_index[plant->leader]];
+          d.x_m = leader.x_m + plant->dx_m;
+          d.y_m = leader.y_m + plant->dy_m;
+        }
         add({{"type", "body_temperature"}, {"value", round_to(temperature, 10)}, {"unit", "Cel"}});
         add({{"type", "heart_rate"}, {"value", std::lround(d.heart_rate)}, {"unit", "/min"}}, 1);
         add({{"type", "spo2"}, {"value", std::lround(d.spo2)}, {"unit", "%"}}, 2);
@@ -155,7 +198,16 @@ std::uint64_t generate(const Options& o, const std::function<void(const std::str
              {"lon", round_to(kHospitalLon + d.x_m / (kMetresPerDegreeLat * kCosHospitalLat), 1e6)},
              {"accuracy_m", 3 + static_cast<int>(d.rng.below(8))}},
             3);
-        if (wristband_index.size() > 1 && d.rng.chance(0.05)) {
+        if (plant)
+          add({{"type", "proximity"},
+               {"peer", fleet[wristband_index[plant->leader]].info.name},
+               {"distance_m", round_to(std::hypot(plant->dx_m, plant->dy_m), 100)}},
+              4);
+        if (planted) {
+          for (const auto& [ordinal, test_minute] : kPlantedPositives)
+            if (&d == &fleet[wristband_index[ordinal]] && m == test_minute)
+              planted_tests.push_back(d.info.subject);
+        } else if (wristband_index.size() > 1 && d.rng.chance(0.05)) {
           const auto& peer = fleet[wristband_index[d.rng.below(wristband_index.size())]];
           if (peer.info.name != d.info.name)
             add({{"type", "proximity"}, {"peer", peer.info.name}, {"distance_m", round_to(0.3 + d.rng.uniform() * 4.7, 100)}}, 4);
@@ -170,7 +222,10 @@ std::uint64_t generate(const Options& o, const std::function<void(const std::str
         if (m % 30 == d.phase)
           add({{"type", "glucose"}, {"value", std::round(std::clamp(110 + d.rng.normal() * 25, 70.0, 180.0))}, {"unit", "mg/dL"}});
       } else if (kind == "lab_analyzer") {
-        if (!wristband_index.empty() && d.rng.chance(0.05)) {
+        if (planted) {
+          if (d.info.name == "lab-01")
+            for (const auto& subject : planted_tests) add({{"type", "pcr_test"}, {"result", "positive"}, {"subject", subject}}, 30000);
+        } else if (!wristband_index.empty() && d.rng.chance(0.05)) {
           const auto& patient = fleet[wristband_index[d.rng.below(wristband_index.size())]];
           bool positive = patient.feverish ? d.rng.chance(0.7) : d.rng.chance(0.02);
           add({{"type", "pcr_test"}, {"result", positive ? "positive" : "negative"}, {"subject", patient.info.subject}});
@@ -202,6 +257,39 @@ std::uint64_t generate(const Options& o, const std::function<void(const std::str
     }
   }
   return written;
+}
+
+std::string contact_truth(const Options& o) {
+  check_scenario(o);
+  if (o.scenario != "contacts") throw Error(ExitCode::usage, "--truth needs --scenario contacts");
+  auto fleet = devices(o);
+  std::vector<std::string> subjects;
+  for (const auto& d : fleet)
+    if (d.kind == "wristband") subjects.push_back(d.subject);
+  auto at = [&](std::uint64_t minute) { return format_rfc3339_ms(o.start_unix_ms + static_cast<std::int64_t>(minute) * 60000); };
+  json contacts = json::array(), near_misses = json::array(), origin = json::array();
+  for (const auto& p : kPlants) {
+    json entry = {{"subject", subjects[p.follower]}, {"near", subjects[p.leader]},
+                  {"from", at(p.from)},              {"until", at(p.to)},
+                  {"minutes", p.to - p.from},        {"distance_m", round_to(std::hypot(p.dx_m, p.dy_m), 100)}};
+    if (p.hop > 0) {
+      entry["hop"] = p.hop;
+      contacts.push_back(entry);
+    } else {
+      entry["reason"] = p.near_miss;
+      near_misses.push_back(entry);
+    }
+  }
+  for (const auto& [ordinal, minute] : kPlantedPositives) origin.push_back({{"subject", subjects[ordinal]}, {"positive_test", at(minute)}});
+  json truth = {{"scenario", "contacts"},
+                {"index", subjects[0]},
+                {"radius_m", 2},
+                {"min_duration", "15m"},
+                {"window", {{"since", at(0)}, {"until", at(o.minutes)}}},
+                {"contacts", contacts},
+                {"near_misses", near_misses},
+                {"origin", origin}};
+  return truth.dump(2);
 }
 
 }  // namespace medtrail::simulate

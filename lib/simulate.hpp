@@ -14,6 +14,9 @@ struct Options {
   std::uint64_t minutes = 60;
   std::uint64_t seed = 1;
   std::int64_t start_unix_ms = 1772352000000;  // 2026-03-01T08:00:00Z
+  // "" for the plain ward, or "contacts": planted contacts and positive tests for contact
+  // tracing (see contact_truth), with random lab tests and proximity reports switched off.
+  std::string scenario;
 };
 
 struct DeviceInfo {
@@ -25,6 +28,10 @@ struct DeviceInfo {
 std::vector<DeviceInfo> devices(const Options& options);
 // Readings in non-decreasing time order; returns how many were written.
 std::uint64_t generate(const Options& options, const std::function<void(const std::string& line)>& emit);
+// What the "contacts" scenario plants, as JSON: the index subject, the contacts a tracer must
+// find (with hop and via), the near misses it must not report, and the origin chain. Throws
+// Error(usage) when the options cannot hold the scenario.
+std::string contact_truth(const Options& options);
 // One enrollment line per device: {"kind":"wristband","name":"wb-0001","role":"device"}
 std::uint64_t list_devices(const Options& options, const std::function<void(const std::string& line)>& emit);
 

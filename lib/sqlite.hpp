@@ -45,6 +45,7 @@ class Statement {
   Statement& bind(int index, std::string_view text);
   Statement& bind_blob(int index, std::span<const std::uint8_t> blob);
   Statement& bind_null(int index);
+  Statement& bind_real(int index, double value);
   template <typename T>
   Statement& bind(int index, const std::optional<T>& value) {
     return value ? bind(index, *value) : bind_null(index);
@@ -61,6 +62,7 @@ class Statement {
 
   bool is_null(int col) const;
   std::int64_t integer(int col) const;
+  double real(int col) const;
   std::string text(int col) const;
   std::span<const std::uint8_t> blob(int col) const;
 

@@ -8,6 +8,7 @@
 #include "error.hpp"
 #include "jcs.hpp"
 #include "note.hpp"
+#include "trace_index.hpp"
 
 namespace medtrail {
 namespace {
@@ -259,6 +260,7 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
     }
   };
 
+  trace::IndexChecker trace_index(ledger.db());
   std::uint64_t expected_index = 0;
   while (leaves.step()) {
     LeafRow row;
@@ -351,6 +353,8 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
           if (!earlier) fail("derivation_link", "derived_from names " + link.dump() + ", not an earlier record");
         }
       }
+      auto problem = trace_index.expect(row, trace::stored_facts(id_lookup, row, reading_text ? &*reading_text : nullptr));
+      if (!problem.empty()) fail("trace_index", problem);
       if (unsealed.empty()) unsealed_first = row.index;
       unsealed.push_back(row.id);
     } else if (row.kind == "identity") {
@@ -430,6 +434,8 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
   if (static_cast<std::uint64_t>(node_count.integer(0)) != expected_nodes)
     report(finding("node_extra", "the nodes table holds " + std::to_string(node_count.integer(0)) +
                                      " hashes; the log needs exactly " + std::to_string(expected_nodes)));
+
+  for (const auto& problem : trace_index.finish()) report(finding("trace_index", problem));
 
   // The identities table is an index; it must agree with the replayed identity records.
   std::map<std::string, Identity> indexed;

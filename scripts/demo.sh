@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command 1 of the README: install what is missing, build, and run the end-to-end demo on a
 # fresh SQLite ledger in demo/: keys, init, enroll, simulate | ingest, anchor, verify, prove,
-# offline receipt check, and consistency with an earlier checkpoint.
+# offline receipt check, consistency with an earlier checkpoint, lineage, timelines and
+# contact tracing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"
@@ -42,10 +43,31 @@ id=$(head -1 receipts.ndjson | jq -r .id)
 jq -c '{leaf_index, tree_size, proof_length: (.inclusion | length)}' receipt.json
 "$medtrail" verify --receipt receipt.json --trust keys/hospital.pub
 
-step "more readings, a new block, and proof that history only grew since cp-1"
-"$medtrail" simulate --devices 50 --minutes 30 --seed 8 | "$medtrail" ingest --db ward3.db --key keys/gw-1.key | wc -l | xargs echo "receipts:"
+step "more readings (a planted contact-tracing scenario), a new block, and proof that history only grew since cp-1"
+"$medtrail" simulate --devices 50 --minutes 120 --seed 8 --scenario contacts --truth truth.json |
+  "$medtrail" ingest --db ward3.db --key keys/gw-1.key | wc -l | xargs echo "receipts:"
+# A lab report derived from two earlier readings: its lineage is traced below.
+jq -cn --arg a "$(sed -n 1p receipts.ndjson | jq -r .id)" --arg b "$(sed -n 2p receipts.ndjson | jq -r .id)" \
+  '{device: "lab-01", time: "2026-03-01T10:30:00Z", type: "report", title: "triage summary", derived_from: [$a, $b]}' |
+  "$medtrail" ingest --db ward3.db --key keys/gw-1.key > report-receipt.ndjson
 "$medtrail" anchor --db ward3.db --key keys/hospital.key --checkpoint-out cp-2.txt | jq -c '.header | {height, count, tree_size}'
 "$medtrail" verify --db ward3.db --checkpoint cp-1.txt --trust keys/hospital.pub
+
+step "trace: the report's lineage, as a tree"
+"$medtrail" trace --db ward3.db "$(jq -r .id report-receipt.ndjson)" --format text
+
+step "trace: one wristband's temperatures"
+"$medtrail" trace --db ward3.db --device wb-0001 --type body_temperature --until 2026-03-01T08:03:00Z |
+  jq -c '{time, value: .reading.value, block}'
+
+step "trace: who was within 2 m of patient-0001 for 15 minutes or more, two hops out"
+"$medtrail" trace --db ward3.db --contacts patient-0001 --hops 2 --reveal --data-key keys/hospital.datakey |
+  jq -c '{subject_id, hop, first, last, exposure_s, closest_m, evidence: (.evidence | length)}'
+echo "planted: $(jq -c '[.contacts[] | {subject, hop}]' truth.json)"
+
+step "trace: from patient-0001's positive test back to the earliest case"
+"$medtrail" trace --db ward3.db --origin patient-0001 --reveal --data-key keys/hospital.datakey |
+  jq -c '{step, subject_id, test_time, earliest}'
 
 step "tamper with one stored reading: verify must fail"
 cp ward3.db tampered.db

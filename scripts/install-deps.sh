@@ -7,6 +7,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libssl-dev libsqlite3-dev libfmt-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev catch2
   scdoc sqlite3 jq openssl
+  graphviz  # tests check that trace --format dot output is valid Graphviz
 )
 
 missing=()

@@ -1,0 +1,534 @@
+#include "trace.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <set>
+
+#include "encoding.hpp"
+#include "error.hpp"
+#include "trace_index.hpp"
+
+namespace medtrail::trace {
+namespace {
+
+using nlohmann::json;
+
+constexpr double kEarthRadiusM = 6371008.8;
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kMetresPerDegree = kEarthRadiusM * kPi / 180.0;
+
+// kLeafColumns with every column prefixed by the table alias `l.` (for joins).
+std::string qualified_leaf_columns() {
+  std::string columns = kLeafColumns, out;
+  for (std::size_t start = 0; start < columns.size();) {
+    auto end = std::min(columns.find(',', start), columns.size());
+    auto name = columns.substr(start, end - start);
+    name.erase(0, name.find_first_not_of(' '));
+    out += (out.empty() ? "l." : ", l.") + name;
+    start = end + 1;
+  }
+  return out;
+}
+
+std::optional<Hash> hash_of_blob(std::span<const std::uint8_t> blob) {
+  if (blob.size() != 32) return std::nullopt;
+  Hash h;
+  std::copy(blob.begin(), blob.end(), h.begin());
+  return h;
+}
+
+}  // namespace
+
+double distance_m(double lat1, double lon1, double lat2, double lon2) {
+  auto rad = [](double deg) { return deg * kPi / 180.0; };
+  double dlat = rad(lat2 - lat1), dlon = rad(lon2 - lon1);
+  double a = std::sin(dlat / 2) * std::sin(dlat / 2) +
+             std::cos(rad(lat1)) * std::cos(rad(lat2)) * std::sin(dlon / 2) * std::sin(dlon / 2);
+  return 2 * kEarthRadiusM * std::asin(std::min(1.0, std::sqrt(a)));
+}
+
+BlockMap::BlockMap(Ledger& ledger) {
+  auto stmt = ledger.db().prepare("SELECT json_extract(header, '$.tree_size') FROM blocks ORDER BY height");
+  while (stmt.step()) tree_sizes_.push_back(static_cast<std::uint64_t>(stmt.integer(0)));
+}
+
+std::optional<std::uint64_t> BlockMap::height_of(std::uint64_t index) const {
+  auto it = std::upper_bound(tree_sizes_.begin(), tree_sizes_.end(), index);
+  if (it == tree_sizes_.end()) return std::nullopt;
+  return static_cast<std::uint64_t>(it - tree_sizes_.begin());
+}
+
+// ---- Lineage -------------------------------------------------------------------------------
+
+Lineage lineage(Ledger& ledger, std::uint64_t root, const LineageOptions& options) {
+  Lineage out;
+  out.root = root;
+  BlockMap blocks(ledger);
+  std::map<std::string, std::string> gateway_names;
+  for (const auto& id : ledger.identities())
+    if (auto key_id = id.key_id()) gateway_names[*key_id] = id.name;
+  auto id_lookup = ledger.db().prepare("SELECT idx FROM leaves WHERE id = ?");
+  auto children = ledger.db().prepare("SELECT child FROM links WHERE parent = ? ORDER BY child");
+  std::set<LineageEdge> edges;
+
+  auto add_node = [&](std::uint64_t index, int distance) -> bool {
+    if (out.nodes.count(index)) return false;
+    LineageNode node;
+    node.row = ledger.leaf(index);
+    node.block = blocks.height_of(index);
+    node.included = index < blocks.checkpoint_size();
+    node.gateway_name = gateway_names[node.row.gateway.value_or("")];
+    node.distance = distance;
+    out.nodes.emplace(index, std::move(node));
+    return true;
+  };
+  auto parents_of = [&](std::uint64_t index) {
+    std::vector<std::uint64_t> parents;
+    const json& extra = out.nodes.at(index).row.extra;
+    if (!extra.is_object() || !extra.contains("derived_from")) return parents;
+    for (const auto& link : extra["derived_from"]) {
+      auto text = link.is_string() ? link.get<std::string>() : link.dump();
+      auto h = hash_from_hex(text);
+      bool found = false;
+      if (h) {
+        id_lookup.bind_blob(1, *h);
+        if (id_lookup.step()) {
+          parents.push_back(static_cast<std::uint64_t>(id_lookup.integer(0)));
+          found = true;
+        }
+        id_lookup.reset();
+      }
+      if (!found) out.problems.push_back({"dangling", index, "derived_from names " + text + ", which is not in the ledger"});
+    }
+    return parents;
+  };
+  auto children_of = [&](std::uint64_t index) {
+    std::vector<std::uint64_t> found;
+    children.bind(1, index);
+    while (children.step()) found.push_back(static_cast<std::uint64_t>(children.integer(0)));
+    children.reset();
+    return found;
+  };
+
+  add_node(root, 0);
+  // Breadth-first each way; a node already seen is linked but never expanded again, so a cycle
+  // in tampered data terminates (and is reported below).
+  auto walk = [&](bool up) {
+    std::deque<std::pair<std::uint64_t, int>> queue{{root, 0}};
+    std::set<std::uint64_t> expanded;
+    while (!queue.empty()) {
+      auto [index, depth] = queue.front();
+      queue.pop_front();
+      if (!expanded.insert(index).second) continue;
+      auto next = up ? parents_of(index) : children_of(index);
+      if (options.depth >= 0 && depth >= options.depth) {
+        if (!next.empty()) out.truncated = true;
+        continue;
+      }
+      for (auto other : next) {
+        edges.insert(up ? LineageEdge{index, other} : LineageEdge{other, index});
+        add_node(other, up ? -(depth + 1) : depth + 1);
+        queue.emplace_back(other, depth + 1);
+      }
+    }
+  };
+  if (options.up) walk(true);
+  if (options.down) walk(false);
+  out.edges.assign(edges.begin(), edges.end());
+
+  // Cycle check over the collected edges (child -> parent): a back edge in a depth-first search.
+  std::map<std::uint64_t, std::vector<std::uint64_t>> graph;
+  for (const auto& e : out.edges) graph[e.child].push_back(e.parent);
+  std::map<std::uint64_t, int> colour;  // 0 new, 1 on the stack, 2 done
+  for (const auto& [start, node] : out.nodes) {
+    if (colour[start]) continue;
+    std::vector<std::pair<std::uint64_t, std::size_t>> stack{{start, 0}};
+    colour[start] = 1;
+    while (!stack.empty()) {
+      auto& [index, next_edge] = stack.back();
+      auto& targets = graph[index];
+      if (next_edge == targets.size()) {
+        colour[index] = 2;
+        stack.pop_back();
+        continue;
+      }
+      auto target = targets[next_edge++];
+      if (colour[target] == 1) {
+        std::string path;
+        for (auto it = std::find_if(stack.begin(), stack.end(), [&](const auto& s) { return s.first == target; });
+             it != stack.end(); ++it)
+          path += to_hex(out.nodes.at(it->first).row.id).substr(0, 12) + " -> ";
+        out.problems.push_back({"cycle", index, "derivation cycle: " + path + to_hex(out.nodes.at(target).row.id).substr(0, 12)});
+      } else if (colour[target] == 0) {
+        colour[target] = 1;
+        stack.emplace_back(target, 0);
+      }
+    }
+  }
+  return out;
+}
+
+// ---- Timelines -----------------------------------------------------------------------------
+
+std::uint64_t timeline(Ledger& ledger, const TimelineQuery& q, const std::function<void(const TimelineEntry&)>& emit) {
+  auto& db = ledger.db();
+  std::string type_filter = q.type ? " AND l.type = ?" : "";
+  std::string exists_sql, select;
+  switch (q.by) {
+    case TimelineQuery::By::device:
+      exists_sql = "SELECT 1 FROM leaves WHERE device = ? AND kind = 'reading' LIMIT 1";
+      select = "FROM leaves l WHERE l.device = ? AND l.kind = 'reading' AND l.time_ms BETWEEN ? AND ?" + type_filter +
+               " ORDER BY l.time_ms, l.idx";
+      break;
+    case TimelineQuery::By::subject:
+      exists_sql = "SELECT 1 FROM leaves WHERE subject = ? LIMIT 1";
+      select = "FROM leaves l WHERE l.subject = ? AND l.time_ms BETWEEN ? AND ?" + type_filter + " ORDER BY l.time_ms, l.idx";
+      break;
+    case TimelineQuery::By::asset:
+      exists_sql = "SELECT 1 FROM assets WHERE asset = ? LIMIT 1";
+      select = "FROM assets a CROSS JOIN leaves l ON l.idx = a.idx WHERE a.asset = ? AND a.time_ms BETWEEN ? AND ?" +
+               type_filter + " ORDER BY a.time_ms, a.idx";
+      break;
+  }
+  auto bind_key = [&](sql::Statement& stmt) {
+    if (q.by == TimelineQuery::By::subject) stmt.bind_blob(1, q.subject);
+    else stmt.bind(1, q.name);
+  };
+  auto exists = db.prepare(exists_sql.c_str());
+  bind_key(exists);
+  if (!exists.step()) {
+    const char* what = q.by == TimelineQuery::By::device ? "device " : "asset ";
+    throw Error(ExitCode::not_found, q.by == TimelineQuery::By::subject
+                                         ? std::string("no record of that subject in this ledger")
+                                         : std::string("no reading of ") + what + q.name + " in this ledger");
+  }
+  auto stmt = db.prepare(("SELECT " + qualified_leaf_columns() + " " + select).c_str());
+  bind_key(stmt);
+  stmt.bind(2, q.window.since_ms).bind(3, q.window.until_ms);
+  if (q.type) stmt.bind(4, *q.type);
+  auto payload = db.prepare("SELECT reading FROM payloads WHERE idx = ?");
+  BlockMap blocks(ledger);
+  std::uint64_t count = 0;
+  while (stmt.step()) {
+    TimelineEntry entry;
+    entry.row = read_leaf_row(stmt, 0);
+    payload.bind(1, entry.row.index);
+    if (payload.step()) {
+      json reading = json::parse(payload.text(0), nullptr, false);
+      if (!reading.is_discarded()) entry.reading = std::move(reading);
+    }
+    payload.reset();
+    entry.block = blocks.height_of(entry.row.index);
+    emit(entry);
+    ++count;
+  }
+  return count;
+}
+
+// ---- Contacts ------------------------------------------------------------------------------
+
+namespace {
+
+// One moment at which the subject and another were within the radius, with its evidence.
+struct Sample {
+  Hash other{};
+  std::int64_t time_ms = 0;
+  double distance_m = 0;
+  std::vector<std::uint64_t> evidence;
+};
+
+struct Point {
+  std::uint64_t index;
+  std::int64_t time_ms;
+  Hash subject;
+  std::int32_t lat, lon;  // microdegrees
+};
+
+double point_distance(const Point& a, const Point& b) {
+  return distance_m(a.lat / 1e6, a.lon / 1e6, b.lat / 1e6, b.lon / 1e6);
+}
+
+class ContactFinder {
+ public:
+  ContactFinder(Ledger& ledger, const ContactOptions& options)
+      : ledger_(ledger),
+        options_(options),
+        mine_(ledger.db().prepare(
+            "SELECT l.idx, l.time_ms, p.lat_min, p.lon_min FROM leaves l CROSS JOIN positions p ON p.idx = l.idx "
+            "WHERE l.subject = ? AND l.time_ms BETWEEN ? AND ? AND l.type = 'location' ORDER BY l.time_ms, l.idx")),
+        near_(ledger.db().prepare(
+            "SELECT p.idx, l.time_ms, l.subject, p.lat_min, p.lon_min FROM positions p CROSS JOIN leaves l ON l.idx = p.idx "
+            "WHERE p.t_min <= ? AND p.t_max >= ? AND p.lat_min <= ? AND p.lat_max >= ? AND p.lon_min <= ? AND p.lon_max >= ?")),
+        devices_(ledger.db().prepare(
+            "SELECT DISTINCT device FROM leaves WHERE subject = ? AND time_ms BETWEEN ? AND ? AND kind = 'reading'")),
+        my_reports_(ledger.db().prepare(
+            "SELECT l.idx, l.time_ms, p.reading FROM leaves l JOIN payloads p ON p.idx = l.idx "
+            "WHERE l.subject = ? AND l.time_ms BETWEEN ? AND ? AND l.type = 'proximity'")),
+        reports_naming_(ledger.db().prepare(
+            "SELECT x.idx, x.time_ms, x.distance_m, l.subject, l.device FROM proximity x CROSS JOIN leaves l ON l.idx = x.idx "
+            "WHERE x.peer = ? AND x.time_ms BETWEEN ? AND ?")),
+        wearer_before_(ledger.db().prepare(
+            "SELECT subject, idx FROM leaves WHERE device = ? AND time_ms <= ? AND subject IS NOT NULL "
+            "ORDER BY time_ms DESC LIMIT 1")),
+        wearer_after_(ledger.db().prepare(
+            "SELECT subject, idx FROM leaves WHERE device = ? AND time_ms > ? AND subject IS NOT NULL "
+            "ORDER BY time_ms LIMIT 1")) {}
+
+  // Contacts of `subject` within the window, before the minimum-duration filter is applied.
+  std::map<Hash, Contact> contacts_of(const Hash& subject, const TimeWindow& window) {
+    std::vector<Sample> samples;
+    if (options_.scan) scan_positions(subject, window, samples);
+    else indexed_positions(subject, window, samples);
+    proximity_reports(subject, window, samples);
+    return aggregate(samples);
+  }
+
+ private:
+  void indexed_positions(const Hash& subject, const TimeWindow& window, std::vector<Sample>& out) {
+    mine_.bind_blob(1, subject).bind(2, window.since_ms).bind(3, window.until_ms);
+    std::vector<Point> mine;
+    while (mine_.step())
+      mine.push_back({static_cast<std::uint64_t>(mine_.integer(0)), mine_.integer(1), subject,
+                      static_cast<std::int32_t>(mine_.integer(2)), static_cast<std::int32_t>(mine_.integer(3))});
+    mine_.reset();
+    // A box in index units that holds every point within the radius and time tolerance.
+    auto lat_span = static_cast<std::int64_t>(std::ceil(options_.radius_m / kMetresPerDegree * 1e6)) + 1;
+    auto tolerance_s = options_.time_tolerance_ms / 1000 + 1;
+    for (const auto& p : mine) {
+      double cos_lat = std::max(std::cos(p.lat / 1e6 * kPi / 180.0), 1e-6);
+      auto lon_span = std::min<std::int64_t>(static_cast<std::int64_t>(static_cast<double>(lat_span) / cos_lat) + 1, 360000000);
+      std::int64_t t = index_seconds(p.time_ms);
+      near_.bind(1, t + tolerance_s).bind(2, t - tolerance_s);
+      near_.bind(3, p.lat + lat_span).bind(4, p.lat - lat_span);
+      near_.bind(5, p.lon + lon_span).bind(6, p.lon - lon_span);
+      while (near_.step()) {
+        auto other_subject = hash_of_blob(near_.blob(2));
+        if (!other_subject || *other_subject == subject) continue;
+        Point q{static_cast<std::uint64_t>(near_.integer(0)), near_.integer(1), *other_subject,
+                static_cast<std::int32_t>(near_.integer(3)), static_cast<std::int32_t>(near_.integer(4))};
+        consider(p, q, window, out);
+      }
+      near_.reset();
+    }
+  }
+
+  // The baseline: every position in the window from the payloads, compared pairwise.
+  void scan_positions(const Hash& subject, const TimeWindow& window, std::vector<Sample>& out) {
+    if (!all_points_) {
+      all_points_.emplace();
+      auto stmt = ledger_.db().prepare(
+          "SELECT l.idx, l.time_ms, l.subject, p.reading FROM leaves l JOIN payloads p ON p.idx = l.idx "
+          "WHERE l.type = 'location' AND l.subject IS NOT NULL AND l.time_ms BETWEEN ? AND ?");
+      stmt.bind(1, options_.window.since_ms).bind(2, options_.window.until_ms);
+      while (stmt.step()) {
+        auto who = hash_of_blob(stmt.blob(2));
+        json reading = json::parse(stmt.text(3), nullptr, false);
+        if (!who || !reading.is_object() || !reading.contains("lat") || !reading.contains("lon")) continue;
+        all_points_->push_back({static_cast<std::uint64_t>(stmt.integer(0)), stmt.integer(1), *who,
+                                microdegrees(reading["lat"].get<double>()), microdegrees(reading["lon"].get<double>())});
+      }
+    }
+    for (const auto& p : *all_points_) {
+      if (p.subject != subject || p.time_ms < window.since_ms || p.time_ms > window.until_ms) continue;
+      for (const auto& q : *all_points_)
+        if (q.subject != subject) consider(p, q, window, out);
+    }
+  }
+
+  void consider(const Point& mine, const Point& other, const TimeWindow& window, std::vector<Sample>& out) {
+    if (other.time_ms < window.since_ms || other.time_ms > window.until_ms) return;
+    if (std::llabs(other.time_ms - mine.time_ms) > options_.time_tolerance_ms) return;
+    double d = point_distance(mine, other);
+    if (d > options_.radius_m) return;
+    out.push_back({other.subject, std::min(mine.time_ms, other.time_ms), d, {mine.index, other.index}});
+  }
+
+  // Who wore `device` at `time_ms`: the subject of its nearest reading, preferring earlier ones.
+  std::optional<std::pair<Hash, std::uint64_t>> wearer(const std::string& device, std::int64_t time_ms) {
+    for (auto* stmt : {&wearer_before_, &wearer_after_}) {
+      stmt->bind(1, device).bind(2, time_ms);
+      std::optional<std::pair<Hash, std::uint64_t>> found;
+      if (stmt->step())
+        if (auto h = hash_of_blob(stmt->blob(0))) found = std::pair(*h, static_cast<std::uint64_t>(stmt->integer(1)));
+      stmt->reset();
+      if (found) return found;
+    }
+    return std::nullopt;
+  }
+
+  void proximity_reports(const Hash& subject, const TimeWindow& window, std::vector<Sample>& out) {
+    // Reports by the subject's own wristband, naming a peer device.
+    my_reports_.bind_blob(1, subject).bind(2, window.since_ms).bind(3, window.until_ms);
+    while (my_reports_.step()) {
+      json reading = json::parse(my_reports_.text(2), nullptr, false);
+      if (!reading.is_object() || !reading.contains("peer") || !reading.contains("distance_m")) continue;
+      double d = reading["distance_m"].get<double>();
+      if (d > options_.radius_m) continue;
+      auto index = static_cast<std::uint64_t>(my_reports_.integer(0));
+      auto t = my_reports_.integer(1);
+      auto other = wearer(reading["peer"].get<std::string>(), t);
+      if (!other || other->first == subject) continue;
+      out.push_back({other->first, t, d, {index, other->second}});
+    }
+    my_reports_.reset();
+    // Reports by other wristbands naming one of the subject's devices while the subject wore it.
+    std::vector<std::string> devices;
+    devices_.bind_blob(1, subject).bind(2, window.since_ms).bind(3, window.until_ms);
+    while (devices_.step()) devices.push_back(devices_.text(0));
+    devices_.reset();
+    for (const auto& device : devices) {
+      reports_naming_.bind(1, device).bind(2, window.since_ms).bind(3, window.until_ms);
+      while (reports_naming_.step()) {
+        double d = reports_naming_.real(2);
+        if (d > options_.radius_m) continue;
+        auto index = static_cast<std::uint64_t>(reports_naming_.integer(0));
+        auto t = reports_naming_.integer(1);
+        std::optional<std::pair<Hash, std::uint64_t>> reporter;
+        if (auto h = hash_of_blob(reports_naming_.blob(3))) reporter = std::pair(*h, index);
+        else reporter = wearer(reports_naming_.text(4), t);
+        auto me = wearer(device, t);
+        if (!reporter || !me || me->first != subject || reporter->first == subject) continue;
+        out.push_back({reporter->first, t, d, {index, me->second, reporter->second}});
+      }
+      reports_naming_.reset();
+    }
+  }
+
+  std::map<Hash, Contact> aggregate(std::vector<Sample>& samples) {
+    std::sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) {
+      return a.other != b.other ? a.other < b.other : a.time_ms < b.time_ms;
+    });
+    std::map<Hash, Contact> out;
+    std::int64_t covered_until = std::numeric_limits<std::int64_t>::min();
+    for (const auto& s : samples) {
+      auto [it, fresh] = out.try_emplace(s.other);
+      Contact& c = it->second;
+      if (fresh) {
+        c.subject = s.other;
+        c.first_ms = s.time_ms;
+        c.closest_m = s.distance_m;
+        covered_until = std::numeric_limits<std::int64_t>::min();
+      }
+      c.last_ms = s.time_ms;
+      c.closest_m = std::min(c.closest_m, s.distance_m);
+      // Union of [t, t + span): only the part not yet covered adds exposure.
+      std::int64_t end = s.time_ms + options_.sample_span_ms;
+      c.exposure_ms += end - std::max(s.time_ms, std::min(covered_until, end));
+      covered_until = std::max(covered_until, end);
+      c.evidence.insert(c.evidence.end(), s.evidence.begin(), s.evidence.end());
+    }
+    for (auto& [who, c] : out) {
+      std::sort(c.evidence.begin(), c.evidence.end());
+      c.evidence.erase(std::unique(c.evidence.begin(), c.evidence.end()), c.evidence.end());
+    }
+    return out;
+  }
+
+  Ledger& ledger_;
+  const ContactOptions& options_;
+  sql::Statement mine_, near_, devices_, my_reports_, reports_naming_, wearer_before_, wearer_after_;
+  std::optional<std::vector<Point>> all_points_;
+};
+
+void require_known_subject(Ledger& ledger, const Hash& subject) {
+  auto stmt = ledger.db().prepare("SELECT 1 FROM leaves WHERE subject = ? LIMIT 1");
+  stmt.bind_blob(1, subject);
+  if (!stmt.step()) throw Error(ExitCode::not_found, "no record of that subject in this ledger");
+}
+
+std::vector<Contact> qualifying(std::map<Hash, Contact> found, const ContactOptions& options) {
+  std::vector<Contact> out;
+  for (auto& [who, c] : found)
+    if (c.exposure_ms >= options.min_duration_ms) out.push_back(std::move(c));
+  return out;
+}
+
+// A subject's positive pcr_test records in a window, oldest first.
+std::vector<std::pair<std::uint64_t, std::int64_t>> positive_tests(Ledger& ledger, const Hash& subject,
+                                                                   const TimeWindow& window) {
+  auto stmt = ledger.db().prepare(
+      "SELECT l.idx, l.time_ms, p.reading FROM leaves l JOIN payloads p ON p.idx = l.idx "
+      "WHERE l.subject = ? AND l.time_ms BETWEEN ? AND ? AND l.type = 'pcr_test' ORDER BY l.time_ms, l.idx");
+  stmt.bind_blob(1, subject).bind(2, window.since_ms).bind(3, window.until_ms);
+  std::vector<std::pair<std::uint64_t, std::int64_t>> out;
+  while (stmt.step()) {
+    json reading = json::parse(stmt.text(2), nullptr, false);
+    if (reading.is_object() && reading.value("result", "") == "positive")
+      out.emplace_back(static_cast<std::uint64_t>(stmt.integer(0)), stmt.integer(1));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<Contact> contacts(Ledger& ledger, const Hash& subject, const ContactOptions& options) {
+  require_known_subject(ledger, subject);
+  ContactFinder finder(ledger, options);
+  std::vector<Contact> out;
+  std::set<Hash> seen{subject};
+  std::vector<Hash> frontier{subject};
+  for (int hop = 1; hop <= options.hops && !frontier.empty(); ++hop) {
+    std::vector<Hash> next;
+    for (const auto& from : frontier) {
+      for (auto& c : qualifying(finder.contacts_of(from, options.window), options)) {
+        if (!seen.insert(c.subject).second) continue;
+        c.hop = hop;
+        c.via = from;
+        next.push_back(c.subject);
+        out.push_back(std::move(c));
+      }
+    }
+    std::sort(next.begin(), next.end());
+    frontier = std::move(next);
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Contact& a, const Contact& b) {
+    return a.hop != b.hop ? a.hop < b.hop : a.first_ms != b.first_ms ? a.first_ms < b.first_ms : a.subject < b.subject;
+  });
+  return out;
+}
+
+std::vector<OriginStep> origin(Ledger& ledger, const Hash& subject, const ContactOptions& options) {
+  require_known_subject(ledger, subject);
+  auto tests = positive_tests(ledger, subject, options.window);
+  if (tests.empty()) throw Error(ExitCode::not_found, "that subject has no positive pcr_test in the window");
+  std::vector<OriginStep> chain{{subject, tests.front().first, tests.front().second, std::nullopt}};
+  std::set<Hash> in_chain{subject};
+  ContactFinder finder(ledger, options);
+  for (;;) {
+    const OriginStep& current = chain.back();
+    // Exposure that could have infected the current case happened before its test.
+    TimeWindow before{options.window.since_ms, current.test_ms};
+    std::optional<OriginStep> earliest;
+    for (auto& c : qualifying(finder.contacts_of(current.subject, before), options)) {
+      if (in_chain.count(c.subject)) continue;
+      auto their_tests = positive_tests(ledger, c.subject, {options.window.since_ms, current.test_ms - 1});
+      if (their_tests.empty()) continue;
+      auto [test_index, test_ms] = their_tests.front();
+      if (!earliest || test_ms < earliest->test_ms) {
+        c.hop = static_cast<int>(chain.size());
+        c.via = current.subject;
+        earliest = OriginStep{c.subject, test_index, test_ms, std::move(c)};
+      }
+    }
+    if (!earliest) break;
+    in_chain.insert(earliest->subject);
+    chain.push_back(std::move(*earliest));
+  }
+  return chain;
+}
+
+std::optional<std::string> reveal_subject(Ledger& ledger, const DataKey& data_key, const Hash& pseudonym) {
+  auto stmt = ledger.db().prepare(
+      "SELECT p.reading FROM leaves l JOIN payloads p ON p.idx = l.idx WHERE l.subject = ? LIMIT 16");
+  stmt.bind_blob(1, pseudonym);
+  while (stmt.step()) {
+    json reading = json::parse(stmt.text(0), nullptr, false);
+    if (!reading.is_object() || !reading.contains("subject") || !reading["subject"].is_string()) continue;
+    auto clear = reading["subject"].get<std::string>();
+    if (data_key.pseudonym(clear) == pseudonym) return clear;
+  }
+  return std::nullopt;
+}
+
+}  // namespace medtrail::trace

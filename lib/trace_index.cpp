@@ -1,0 +1,195 @@
+#include "trace_index.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "encoding.hpp"
+#include "error.hpp"
+
+namespace medtrail::trace {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kInsertLink = "INSERT OR IGNORE INTO links(parent, child) VALUES (?, ?)";
+constexpr const char* kInsertAsset = "INSERT OR IGNORE INTO assets(asset, time_ms, idx) VALUES (?, ?, ?)";
+constexpr const char* kInsertProximity = "INSERT OR IGNORE INTO proximity(peer, time_ms, idx, distance_m) VALUES (?, ?, ?, ?)";
+constexpr const char* kInsertPosition =
+    "INSERT INTO positions(idx, t_min, t_max, lat_min, lat_max, lon_min, lon_max) VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+// Types whose payload adds index rows beyond derivation links.
+bool payload_is_indexed(const std::optional<std::string>& type) {
+  if (!type) return false;
+  return *type == "location" || *type == "proximity" || *type == "asset_status" || *type == "sterilization" ||
+         *type == "malfunction";
+}
+
+std::int64_t count_rows(sql::Database& db, const char* table) {
+  auto stmt = db.prepare((std::string("SELECT count(*) FROM ") + table).c_str());
+  stmt.step();
+  return stmt.integer(0);
+}
+
+}  // namespace
+
+std::int32_t index_seconds(std::int64_t time_ms) {
+  auto s = (time_ms - kEpoch2000Ms) / 1000;
+  if (s < 0 || s > std::numeric_limits<std::int32_t>::max())
+    throw Error(ExitCode::usage, "reading time is outside the indexable range 2000-01-01 .. 2068-01-19");
+  return static_cast<std::int32_t>(s);
+}
+
+std::int32_t microdegrees(double degrees) { return static_cast<std::int32_t>(std::llround(degrees * 1e6)); }
+
+IndexFacts facts_of(const LeafRow& row, const ValidReading& reading, std::vector<std::uint64_t> parents) {
+  IndexFacts facts;
+  facts.parents = std::move(parents);
+  facts.asset = reading.asset;
+  if (reading.type == "location" && row.subject && reading.lat && reading.lon)
+    facts.position = std::pair(microdegrees(*reading.lat), microdegrees(*reading.lon));
+  if (reading.peer) {
+    facts.peer = reading.peer;
+    facts.distance_m = reading.distance_m.value_or(0);
+  }
+  return facts;
+}
+
+IndexWriter::IndexWriter(sql::Database& db)
+    : link_(db.prepare(kInsertLink)),
+      asset_(db.prepare(kInsertAsset)),
+      proximity_(db.prepare(kInsertProximity)),
+      position_(db.prepare(kInsertPosition)) {}
+
+void IndexWriter::add(const LeafRow& row, const IndexFacts& facts) {
+  for (auto parent : facts.parents) link_.bind(1, parent).bind(2, row.index).run();
+  std::int64_t time_ms = row.time_ms.value_or(0);
+  if (facts.asset) asset_.bind(1, *facts.asset).bind(2, time_ms).bind(3, row.index).run();
+  if (facts.peer) proximity_.bind(1, *facts.peer).bind(2, time_ms).bind(3, row.index).bind_real(4, facts.distance_m).run();
+  if (facts.position) {
+    auto t = index_seconds(time_ms);
+    auto [lat, lon] = *facts.position;
+    position_.bind(1, row.index).bind(2, t).bind(3, t).bind(4, lat).bind(5, lat).bind(6, lon).bind(7, lon).run();
+  }
+}
+
+std::optional<ValidReading> reparse_reading(const std::string& reading_text) {
+  json reading = json::parse(reading_text, nullptr, false);
+  if (reading.is_discarded()) return std::nullopt;
+  ValidationLimits limits;
+  limits.now_ms = std::numeric_limits<std::int64_t>::max() / 2;  // stored readings were checked at ingest
+  auto check = validate_reading(reading, limits);
+  return check.reading;
+}
+
+namespace {
+// Parent indexes of a reading's derived_from ids; an id not in the log is skipped (verify
+// reports it as a derivation_link finding).
+std::vector<std::uint64_t> parents_of(sql::Statement& id_lookup, const LeafRow& row) {
+  std::vector<std::uint64_t> parents;
+  if (!row.extra.is_object() || !row.extra.contains("derived_from") || !row.extra["derived_from"].is_array())
+    return parents;
+  for (const auto& link : row.extra["derived_from"]) {
+    auto h = link.is_string() ? hash_from_hex(link.get<std::string>()) : std::nullopt;
+    if (!h) continue;
+    id_lookup.bind_blob(1, *h);
+    if (id_lookup.step()) parents.push_back(static_cast<std::uint64_t>(id_lookup.integer(0)));
+    id_lookup.reset();
+  }
+  return parents;
+}
+
+// Calls `visit` with each reading's index facts, in log order.
+template <typename Visit>
+void for_each_reading_facts(Ledger& ledger, Visit&& visit) {
+  auto& db = ledger.db();
+  auto id_lookup = db.prepare("SELECT idx FROM leaves WHERE id = ?");
+  auto rows = db.prepare((std::string("SELECT ") + kLeafColumns +
+                          ", p.reading FROM leaves LEFT JOIN payloads p USING (idx) WHERE kind = 'reading' ORDER BY idx")
+                             .c_str());
+  while (rows.step()) {
+    LeafRow row = read_leaf_row(rows, 0);
+    std::optional<std::string> text;
+    if (!rows.is_null(11)) text = rows.text(11);
+    visit(row, stored_facts(id_lookup, row, text ? &*text : nullptr));
+  }
+}
+}  // namespace
+
+IndexFacts stored_facts(sql::Statement& id_lookup, const LeafRow& row, const std::string* reading_text) {
+  ValidReading reading;
+  if (reading_text && payload_is_indexed(row.type))
+    if (auto parsed = reparse_reading(*reading_text)) reading = std::move(*parsed);
+  reading.type = row.type.value_or("");
+  return facts_of(row, reading, parents_of(id_lookup, row));
+}
+
+void rebuild_index(Ledger& ledger) {
+  auto& db = ledger.db();
+  db.exec("DELETE FROM links; DELETE FROM assets; DELETE FROM proximity; DELETE FROM positions;");
+  IndexWriter writer(db);
+  for_each_reading_facts(ledger, [&](const LeafRow& row, const IndexFacts& facts) { writer.add(row, facts); });
+}
+
+IndexChecker::IndexChecker(sql::Database& db)
+    : db_(db),
+      link_(db.prepare("SELECT 1 FROM links WHERE parent = ? AND child = ?")),
+      asset_(db.prepare("SELECT 1 FROM assets WHERE asset = ? AND time_ms = ? AND idx = ?")),
+      proximity_(db.prepare("SELECT distance_m FROM proximity WHERE peer = ? AND time_ms = ? AND idx = ?")),
+      position_(db.prepare("SELECT t_min, t_max, lat_min, lat_max, lon_min, lon_max FROM positions WHERE idx = ?")) {}
+
+std::string IndexChecker::expect(const LeafRow& row, const IndexFacts& facts) {
+  auto present = [](sql::Statement& stmt) {
+    bool found = stmt.step();
+    stmt.reset();
+    return found;
+  };
+  std::int64_t time_ms = row.time_ms.value_or(0);
+  for (auto parent : facts.parents) {
+    ++links_;
+    if (!present(link_.bind(1, parent).bind(2, row.index)))
+      return "the derivation link to record " + std::to_string(parent) + " is missing from the trace index";
+  }
+  if (facts.asset) {
+    ++assets_;
+    if (!present(asset_.bind(1, *facts.asset).bind(2, time_ms).bind(3, row.index)))
+      return "asset " + *facts.asset + " is missing from the trace index";
+  }
+  if (facts.peer) {
+    ++proximity_rows_;
+    proximity_.bind(1, *facts.peer).bind(2, time_ms).bind(3, row.index);
+    bool ok = proximity_.step() && proximity_.real(0) == facts.distance_m;
+    proximity_.reset();
+    if (!ok) return "the proximity report is missing or altered in the trace index";
+  }
+  if (facts.position) {
+    ++positions_;
+    position_.bind(1, row.index);
+    bool ok = false;
+    if (position_.step()) {
+      auto t = index_seconds(time_ms);
+      auto [lat, lon] = *facts.position;
+      ok = position_.integer(0) == t && position_.integer(1) == t && position_.integer(2) == lat &&
+           position_.integer(3) == lat && position_.integer(4) == lon && position_.integer(5) == lon;
+    }
+    position_.reset();
+    if (!ok) return "the position is missing or altered in the trace index";
+  }
+  return "";
+}
+
+std::vector<std::string> IndexChecker::finish() {
+  std::vector<std::string> problems;
+  auto compare = [&](const char* table, std::uint64_t expected) {
+    auto stored = static_cast<std::uint64_t>(count_rows(db_, table));
+    if (stored != expected)
+      problems.push_back(std::string("trace index table ") + table + " holds " + std::to_string(stored) +
+                         " rows, but the log implies " + std::to_string(expected));
+  };
+  compare("links", links_);
+  compare("assets", assets_);
+  compare("proximity", proximity_rows_);
+  compare("positions", positions_);
+  return problems;
+}
+
+}  // namespace medtrail::trace

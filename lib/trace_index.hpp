@@ -1,0 +1,70 @@
+// The indexes `trace` answers from: derivation links (child -> parent, so descendants are one
+// range read), asset sightings, proximity reports by peer, and an R*Tree of positions in
+// space-time. All are derived from the log and payloads: ingest maintains them, a schema
+// migration rebuilds them, and verify checks them row by row, so editing an index can hide a
+// record from `trace` only until the next verify.
+//
+// Position coordinates are integers so the R*Tree (rtree_i32) stores them exactly: seconds
+// since 2000-01-01 (readings before 2000 are rejected at ingest), latitude and longitude in
+// microdegrees (about 0.1 m).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ledger.hpp"
+#include "reading.hpp"
+#include "sqlite.hpp"
+
+namespace medtrail::trace {
+
+inline constexpr std::int64_t kEpoch2000Ms = 946684800000;
+
+std::int32_t index_seconds(std::int64_t time_ms);
+std::int32_t microdegrees(double degrees);
+
+// Rows one reading contributes to the indexes.
+struct IndexFacts {
+  std::vector<std::uint64_t> parents;
+  std::optional<std::string> asset;
+  std::optional<std::pair<std::int32_t, std::int32_t>> position;  // microdegrees; only with a subject
+  std::optional<std::string> peer;
+  double distance_m = 0;
+};
+IndexFacts facts_of(const LeafRow& row, const ValidReading& reading, std::vector<std::uint64_t> parents);
+
+class IndexWriter {
+ public:
+  explicit IndexWriter(sql::Database& db);
+  void add(const LeafRow& row, const IndexFacts& facts);
+
+ private:
+  sql::Statement link_, asset_, proximity_, position_;
+};
+
+// Rebuilds every index from the log (used by the migration that introduced them).
+void rebuild_index(Ledger& ledger);
+
+// Streams expected rows against the stored indexes: verify calls expect() for each reading
+// record in log order, then finish() for the row counts (an index row with no record).
+class IndexChecker {
+ public:
+  explicit IndexChecker(sql::Database& db);
+  // Returns a description of the first missing or wrong index row, or "".
+  std::string expect(const LeafRow& row, const IndexFacts& facts);
+  std::vector<std::string> finish();
+
+ private:
+  sql::Database& db_;
+  sql::Statement link_, asset_, proximity_, position_;
+  std::uint64_t links_ = 0, assets_ = 0, proximity_rows_ = 0, positions_ = 0;
+};
+
+// The readings' facts re-derived from a stored payload (reading JSON text).
+std::optional<ValidReading> reparse_reading(const std::string& reading_text);
+// A stored reading record's index facts; id_lookup is "SELECT idx FROM leaves WHERE id = ?".
+IndexFacts stored_facts(sql::Statement& id_lookup, const LeafRow& row, const std::string* reading_text);
+
+}  // namespace medtrail::trace
