@@ -1,0 +1,181 @@
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+
+#include "error.hpp"
+#include "ingest.hpp"
+#include "ledger.hpp"
+#include "timefmt.hpp"
+#include "trace.hpp"
+#include "trace_index.hpp"
+#include "verify.hpp"
+
+using namespace medtrail;
+using nlohmann::json;
+
+namespace {
+
+constexpr double kLat = 22.2, kLon = 113.5;
+constexpr double kMetresPerDegree = 6371008.8 * 3.14159265358979323846 / 180.0;
+
+// A ledger with wristbands wb-1..wb-4 (patients p-1..p-4) and hand-placed readings.
+struct TraceFixture {
+  std::filesystem::path dir;
+  SigningKey authority = SigningKey::generate("hospital", "authority");
+  SigningKey gateway = SigningKey::generate("gw-1", "gateway");
+  DataKey data_key = DataKey::generate();
+  std::optional<Ledger> ledger;
+  std::vector<std::string> lines;
+  std::vector<std::string> ids;
+
+  TraceFixture() {
+    char tmpl[] = "/tmp/medtrail-trace.XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    ledger.emplace(Ledger::create((dir / "l.db").string(), authority, "test.example/trace", data_key, {}));
+    std::vector<Ledger::EnrollRequest> requests{{"gw-1", "gateway", gateway.identity().key, ""}};
+    for (int i = 1; i <= 4; ++i) requests.push_back({"wb-" + std::to_string(i), "device", std::nullopt, "wristband"});
+    ledger->enroll(authority, requests);
+  }
+  ~TraceFixture() { std::filesystem::remove_all(dir); }
+
+  static std::string at(int minute, int second = 0) {
+    return format_rfc3339_ms(1772352000000 + minute * 60000LL + second * 1000LL);
+  }
+  // Wristband `band` at (east, north) metres from the origin at the given minute.
+  void position(int band, int minute, double east_m, double north_m, int second = 0) {
+    json r = {{"device", "wb-" + std::to_string(band)}, {"time", at(minute, second)}, {"type", "location"},
+              {"lat", kLat + north_m / kMetresPerDegree},
+              {"lon", kLon + east_m / (kMetresPerDegree * std::cos(kLat * 3.14159265358979323846 / 180.0))},
+              {"subject", "p-" + std::to_string(band)}};
+    lines.push_back(r.dump());
+  }
+  void add(json reading) { lines.push_back(reading.dump()); }
+  void ingest() {
+    IngestEvents events;
+    events.receipt = [&](const std::string& line) { ids.push_back(json::parse(line)["id"].get<std::string>()); };
+    Ingestor ingestor(*ledger, gateway, data_key, {}, events);
+    for (std::size_t i = 0; i < lines.size(); ++i) ingestor.add_line("test", i + 1, lines[i]);
+    REQUIRE(ingestor.finish().rejected == 0);
+    lines.clear();
+  }
+  Hash subject(int band) { return data_key.pseudonym("p-" + std::to_string(band)); }
+};
+
+}  // namespace
+
+TEST_CASE("haversine distance", "[trace]") {
+  CHECK(trace::distance_m(0, 0, 0, 0) == 0);
+  // One degree of latitude on the mean sphere.
+  CHECK(trace::distance_m(0, 0, 1, 0) == Approx(kMetresPerDegree).epsilon(1e-9));
+  CHECK(trace::distance_m(kLat, kLon, kLat + 1.5 / kMetresPerDegree, kLon) == Approx(1.5).margin(1e-6));
+}
+
+TEST_CASE("contacts: exposure is the union of sample spans; radius, duration, window and hops hold", "[trace]") {
+  TraceFixture f;
+  for (int m = 0; m < 20; ++m) {
+    f.position(1, m, 0, 0);
+    f.position(2, m, 1.5, 0, 10);          // 1.5 m away, 10 s later: a contact for 20 minutes
+    f.position(3, m, -2.6, 0);             // 2.6 m west: outside a 2 m radius, inside 3 m
+    f.position(4, m, 1.5 + (m < 16 ? 1.0 : 50.0), 0);  // 1.0 m from wb-2 for 16 minutes
+  }
+  // A proximity report of the same minute adds evidence but no exposure.
+  f.add({{"device", "wb-2"}, {"time", TraceFixture::at(5, 20)}, {"type", "proximity"}, {"peer", "wb-1"},
+         {"distance_m", 1.4}, {"subject", "p-2"}});
+  f.ingest();
+  auto& ledger = *f.ledger;
+  trace::ContactOptions o;
+  o.window = {1772352000000, 1772352000000 + 3600000};
+  o.radius_m = 2;
+  o.min_duration_ms = 15 * 60000;
+
+  auto found = trace::contacts(ledger, f.subject(1), o);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].subject == f.subject(2));
+  CHECK(found[0].hop == 1);
+  CHECK(found[0].via == f.subject(1));
+  // Samples at m:00 for m = 0..19 each cover one minute, and the proximity at 5:20 overlaps:
+  // exactly 20 minutes, not 21.
+  CHECK(found[0].exposure_ms == 20 * 60000);
+  CHECK(found[0].closest_m == Approx(1.4));
+  CHECK(found[0].first_ms == 1772352000000);
+  // 40 positions and the proximity report; the record naming wb-1's wearer is a position already.
+  CHECK(found[0].evidence.size() == 20 * 2 + 1);
+
+  o.hops = 2;
+  auto two = trace::contacts(ledger, f.subject(1), o);
+  REQUIRE(two.size() == 2);
+  CHECK(two[1].subject == f.subject(4));
+  CHECK(two[1].hop == 2);
+  CHECK(two[1].via == f.subject(2));
+  CHECK(two[1].exposure_ms == 16 * 60000);
+
+  o.radius_m = 3;
+  o.hops = 1;
+  auto wider = trace::contacts(ledger, f.subject(1), o);
+  CHECK(wider.size() == 3);  // wb-2, wb-3 at 2.6 m, and wb-4 at 2.5 m for 16 minutes
+  o.min_duration_ms = 21 * 60000;
+  CHECK(trace::contacts(ledger, f.subject(1), o).empty());
+  o.min_duration_ms = 15 * 60000;
+  o.radius_m = 2;
+  o.window.until_ms = 1772352000000 + 10 * 60000;  // only the first ten minutes
+  CHECK(trace::contacts(ledger, f.subject(1), o).empty());
+
+  // The index and the pairwise scan agree on everything.
+  o.window.until_ms = 1772352000000 + 3600000;
+  o.hops = 3;
+  o.radius_m = 3;
+  o.min_duration_ms = 60000;
+  auto indexed = trace::contacts(ledger, f.subject(3), o);
+  o.scan = true;
+  auto scanned = trace::contacts(ledger, f.subject(3), o);
+  REQUIRE(indexed.size() == 3);
+  REQUIRE(indexed.size() == scanned.size());
+  for (std::size_t i = 0; i < indexed.size(); ++i) {
+    CHECK(indexed[i].subject == scanned[i].subject);
+    CHECK(indexed[i].exposure_ms == scanned[i].exposure_ms);
+    CHECK(indexed[i].evidence == scanned[i].evidence);
+  }
+
+  CHECK_THROWS_AS(trace::contacts(ledger, f.data_key.pseudonym("nobody"), o), Error);
+  CHECK(trace::reveal_subject(ledger, f.data_key, f.subject(2)) == std::optional<std::string>("p-2"));
+  CHECK_FALSE(trace::reveal_subject(ledger, DataKey::generate(), f.subject(2)));
+}
+
+TEST_CASE("lineage walks a diamond once and stops at the depth limit", "[trace]") {
+  TraceFixture f;
+  f.add({{"device", "wb-1"}, {"time", TraceFixture::at(0)}, {"type", "heart_rate"}, {"value", 70}, {"unit", "/min"}});
+  f.ingest();
+  std::string a = f.ids[0];
+  f.add({{"device", "wb-1"}, {"time", TraceFixture::at(1)}, {"type", "heart_rate"}, {"value", 71}, {"unit", "/min"},
+         {"derived_from", {a}}});
+  f.add({{"device", "wb-2"}, {"time", TraceFixture::at(1)}, {"type", "heart_rate"}, {"value", 72}, {"unit", "/min"},
+         {"derived_from", {a.substr(0, 10)}}});
+  f.ingest();
+  f.add({{"device", "wb-3"}, {"time", TraceFixture::at(2)}, {"type", "report"}, {"derived_from", {f.ids[1], f.ids[2]}}});
+  f.ingest();
+  auto& ledger = *f.ledger;
+  auto d = ledger.resolve(f.ids[3]);
+  auto graph = trace::lineage(ledger, d, {});
+  CHECK(graph.nodes.size() == 4);
+  CHECK(graph.edges.size() == 4);
+  CHECK(graph.problems.empty());
+  CHECK(graph.nodes.at(ledger.resolve(a)).distance == -2);
+  CHECK_FALSE(graph.nodes.at(d).included);  // nothing anchored yet
+  auto shallow = trace::lineage(ledger, d, {true, false, 1});
+  CHECK(shallow.nodes.size() == 3);
+  CHECK(shallow.truncated);
+  auto down = trace::lineage(ledger, ledger.resolve(a), {false, true, -1});
+  CHECK(down.nodes.size() == 4);
+  CHECK(down.nodes.at(d).distance == 2);
+
+  // The indexes agree with the log, and verify says so; a deleted link is a finding.
+  std::vector<Finding> findings;
+  verify_ledger(ledger, {}, [&](const Finding& x) { findings.push_back(x); });
+  for (const auto& x : findings) CHECK(x.check != "trace_index");
+  ledger.db().exec("DELETE FROM links WHERE child = (SELECT max(child) FROM links)");
+  findings.clear();
+  verify_ledger(ledger, {}, [&](const Finding& x) { findings.push_back(x); });
+  CHECK(std::any_of(findings.begin(), findings.end(), [](const Finding& x) { return x.check == "trace_index"; }));
+}
