@@ -48,6 +48,7 @@ struct Args {
   std::uint64_t queries = 5;
   std::string dir;
   bool keep = false;
+  bool reuse = false;
 };
 
 [[noreturn]] void usage(const char* argv0, int status) {
@@ -57,7 +58,8 @@ struct Args {
                "  --days D        days of reports (default 7: 10,080,000 points with 1000 wristbands)\n"
                "  --queries Q     index subjects to trace (default 5)\n"
                "  --dir DIR       directory for the ledger (default: a fresh mkdtemp, removed at the end)\n"
-               "  --keep          keep the ledger\n",
+               "  --keep          keep the ledger\n"
+               "  --reuse         query the ledger a --keep run left in --dir instead of building it\n",
                argv0);
   std::exit(status);
 }
@@ -104,6 +106,7 @@ int main(int argc, char** argv) {
     else if (arg == "--queries") a.queries = parse_count(argv[0], value());
     else if (arg == "--dir") a.dir = value();
     else if (arg == "--keep") a.keep = true;
+    else if (arg == "--reuse") a.reuse = true;
     else if (arg == "-h" || arg == "--help") usage(argv[0], 0);
     else usage(argv[0], 2);
   }
@@ -115,14 +118,22 @@ int main(int argc, char** argv) {
   }
   fs::create_directories(a.dir);
   std::string path = a.dir + "/contacts.db";
-  fs::remove(path);
-  fs::remove(path + "-wal");
-  fs::remove(path + "-shm");
+  if (a.reuse && !fs::exists(path)) {
+    std::fprintf(stderr, "bench_contacts: --reuse: %s does not exist\n", path.c_str());
+    return 4;
+  }
+  if (!a.reuse) {
+    fs::remove(path);
+    fs::remove(path + "-wal");
+    fs::remove(path + "-shm");
+  }
 
   try {
     auto authority = medtrail::SigningKey::generate("hospital", "authority");
     auto data_key = medtrail::DataKey::generate();
-    auto ledger = medtrail::Ledger::create(path, authority, "bench.example/contacts", data_key, {});
+    auto ledger = a.reuse ? medtrail::Ledger::open(path, true, {})
+                          : medtrail::Ledger::create(path, authority, "bench.example/contacts", data_key, {});
+
     auto& db = ledger.db();
     const std::uint64_t minutes = a.days * 24 * 60;
     const std::uint64_t points = minutes * a.wristbands;
@@ -151,7 +162,7 @@ int main(int argc, char** argv) {
         "INSERT INTO positions(idx, t_min, t_max, lat_min, lat_max, lon_min, lon_max) VALUES (?, ?, ?, ?, ?, ?, ?)");
     const double metres_per_degree = 111195.0;
     const double cos_lat = std::cos(kLat0 * 3.14159265358979323846 / 180.0);
-    for (std::uint64_t m = 0; m < minutes; ++m) {
+    for (std::uint64_t m = 0; m < (a.reuse ? 0 : minutes); ++m) {
       if (m % 1440 == 0) db.exec("BEGIN IMMEDIATE");
       std::int64_t base = kStartMs + static_cast<std::int64_t>(m) * 60000;
       for (std::uint64_t w = 0; w < a.wristbands; ++w) {
@@ -176,7 +187,7 @@ int main(int argc, char** argv) {
       }
     }
     double build_s = seconds_since(build_start);
-    db.exec("ANALYZE");
+    if (!a.reuse) db.exec("ANALYZE");
 
     medtrail::trace::ContactOptions week;
     week.window = {kStartMs, kStartMs + static_cast<std::int64_t>(minutes) * 60000};
@@ -192,7 +203,7 @@ int main(int argc, char** argv) {
     for (int pass = 0; pass < 2; ++pass) {
       auto start = Clock::now();
       auto stmt = db.prepare(
-          "SELECT count(*), sum(time_ms) FROM leaves WHERE type = 'location' AND time_ms BETWEEN ? AND ?");
+          "SELECT count(*), sum(time_ms % 1000) FROM leaves WHERE type = 'location' AND time_ms BETWEEN ? AND ?");
       stmt.bind(1, week.window.since_ms).bind(2, week.window.until_ms);
       stmt.step();
       baseline_rows = stmt.integer(0);
@@ -202,7 +213,12 @@ int main(int argc, char** argv) {
     std::vector<double> week_s, day_s, hops_s;
     std::uint64_t week_contacts = 0, day_contacts = 0, hop_contacts = 0;
     for (std::uint64_t q = 0; q < a.queries; ++q) {
-      const auto& subject = pseudonyms[(q * 7919) % a.wristbands];
+      // The subject as the ledger holds it (a reused ledger was built under another data key).
+      auto lookup = db.prepare("SELECT subject FROM leaves WHERE device = ? AND subject IS NOT NULL LIMIT 1");
+      lookup.bind(1, devices[(q * 7919) % a.wristbands]);
+      if (!lookup.step()) throw std::runtime_error("no readings of " + devices[(q * 7919) % a.wristbands]);
+      medtrail::Hash subject;
+      std::copy(lookup.blob(0).begin(), lookup.blob(0).end(), subject.begin());
       auto start = Clock::now();
       week_contacts += medtrail::trace::contacts(ledger, subject, week).size();
       week_s.push_back(seconds_since(start));
@@ -223,6 +239,7 @@ int main(int argc, char** argv) {
         {"points", points},
         {"wristbands", a.wristbands},
         {"days", a.days},
+        {"reused", a.reuse},
         {"build_s", build_s},
         {"build_points_per_s", static_cast<double>(points) / build_s},
         {"file_bytes", file_bytes},

@@ -77,7 +77,7 @@ CREATE INDEX identities_key ON identities(key_id);
     // migration; verify checks they agree with the log.
     R"sql(
 CREATE INDEX leaves_device_time ON leaves(device, time_ms);
-CREATE INDEX leaves_subject_time ON leaves(subject, time_ms) WHERE subject IS NOT NULL;
+CREATE INDEX leaves_subject_time ON leaves(subject, time_ms, type, device) WHERE subject IS NOT NULL;
 CREATE TABLE links(parent INTEGER NOT NULL, child INTEGER NOT NULL, PRIMARY KEY(parent, child)) WITHOUT ROWID;
 CREATE TABLE assets(asset TEXT NOT NULL, time_ms INTEGER NOT NULL, idx INTEGER NOT NULL,
                     PRIMARY KEY(asset, time_ms, idx)) WITHOUT ROWID;

@@ -254,17 +254,16 @@ class ContactFinder {
   ContactFinder(Ledger& ledger, const ContactOptions& options)
       : ledger_(ledger),
         options_(options),
-        mine_(ledger.db().prepare(
-            "SELECT l.idx, l.time_ms, p.lat_min, p.lon_min FROM leaves l CROSS JOIN positions p ON p.idx = l.idx "
-            "WHERE l.subject = ? AND l.time_ms BETWEEN ? AND ? AND l.type = 'location' ORDER BY l.time_ms, l.idx")),
+        // Index-only (leaves_subject_time covers these columns): one pass over the subject.
+        subject_rows_(ledger.db().prepare(
+            "SELECT idx, time_ms, type, device FROM leaves WHERE subject = ? AND time_ms BETWEEN ? AND ? "
+            "ORDER BY time_ms, idx")),
+        position_of_(ledger.db().prepare("SELECT lat_min, lon_min FROM positions WHERE idx = ?")),
+        payload_of_(ledger.db().prepare("SELECT reading FROM payloads WHERE idx = ?")),
         near_(ledger.db().prepare(
-            "SELECT p.idx, l.time_ms, l.subject, p.lat_min, p.lon_min FROM positions p CROSS JOIN leaves l ON l.idx = p.idx "
-            "WHERE p.t_min <= ? AND p.t_max >= ? AND p.lat_min <= ? AND p.lat_max >= ? AND p.lon_min <= ? AND p.lon_max >= ?")),
-        devices_(ledger.db().prepare(
-            "SELECT DISTINCT device FROM leaves WHERE subject = ? AND time_ms BETWEEN ? AND ? AND kind = 'reading'")),
-        my_reports_(ledger.db().prepare(
-            "SELECT l.idx, l.time_ms, p.reading FROM leaves l JOIN payloads p ON p.idx = l.idx "
-            "WHERE l.subject = ? AND l.time_ms BETWEEN ? AND ? AND l.type = 'proximity'")),
+            "SELECT idx, t_min, lat_min, lon_min FROM positions "
+            "WHERE t_min <= ? AND t_max >= ? AND lat_min <= ? AND lat_max >= ? AND lon_min <= ? AND lon_max >= ?")),
+        leaf_(ledger.db().prepare("SELECT time_ms, subject FROM leaves WHERE idx = ?")),
         reports_naming_(ledger.db().prepare(
             "SELECT x.idx, x.time_ms, x.distance_m, l.subject, l.device FROM proximity x CROSS JOIN leaves l ON l.idx = x.idx "
             "WHERE x.peer = ? AND x.time_ms BETWEEN ? AND ?")),
@@ -278,38 +277,95 @@ class ContactFinder {
   // Contacts of `subject` within the window, before the minimum-duration filter is applied.
   std::map<Hash, Contact> contacts_of(const Hash& subject, const TimeWindow& window) {
     std::vector<Sample> samples;
+    auto records = subject_records(subject, window);
     if (options_.scan) scan_positions(subject, window, samples);
-    else indexed_positions(subject, window, samples);
-    proximity_reports(subject, window, samples);
+    else indexed_positions(subject, records.positions, window, samples);
+    proximity_reports(subject, records, window, samples);
     return aggregate(samples);
   }
 
  private:
-  void indexed_positions(const Hash& subject, const TimeWindow& window, std::vector<Sample>& out) {
-    mine_.bind_blob(1, subject).bind(2, window.since_ms).bind(3, window.until_ms);
-    std::vector<Point> mine;
-    while (mine_.step())
-      mine.push_back({static_cast<std::uint64_t>(mine_.integer(0)), mine_.integer(1), subject,
-                      static_cast<std::int32_t>(mine_.integer(2)), static_cast<std::int32_t>(mine_.integer(3))});
-    mine_.reset();
-    // A box in index units that holds every point within the radius and time tolerance.
-    auto lat_span = static_cast<std::int64_t>(std::ceil(options_.radius_m / kMetresPerDegree * 1e6)) + 1;
-    auto tolerance_s = options_.time_tolerance_ms / 1000 + 1;
-    for (const auto& p : mine) {
-      double cos_lat = std::max(std::cos(p.lat / 1e6 * kPi / 180.0), 1e-6);
-      auto lon_span = std::min<std::int64_t>(static_cast<std::int64_t>(static_cast<double>(lat_span) / cos_lat) + 1, 360000000);
-      std::int64_t t = index_seconds(p.time_ms);
-      near_.bind(1, t + tolerance_s).bind(2, t - tolerance_s);
-      near_.bind(3, p.lat + lat_span).bind(4, p.lat - lat_span);
-      near_.bind(5, p.lon + lon_span).bind(6, p.lon - lon_span);
+  // What contact search needs of the subject's own records in the window.
+  struct SubjectRecords {
+    std::vector<Point> positions;
+    std::vector<std::pair<std::uint64_t, std::int64_t>> proximity_reports;  // index, time
+    std::set<std::string> devices;
+  };
+
+  SubjectRecords subject_records(const Hash& subject, const TimeWindow& window) {
+    SubjectRecords out;
+    subject_rows_.bind_blob(1, subject).bind(2, window.since_ms).bind(3, window.until_ms);
+    while (subject_rows_.step()) {
+      auto index = static_cast<std::uint64_t>(subject_rows_.integer(0));
+      auto time_ms = subject_rows_.integer(1);
+      auto type = subject_rows_.text(2);
+      out.devices.insert(subject_rows_.text(3));
+      if (type == "proximity") out.proximity_reports.emplace_back(index, time_ms);
+      if (type != "location" || options_.scan) continue;
+      position_of_.bind(1, index);
+      if (position_of_.step())
+        out.positions.push_back({index, time_ms, subject, static_cast<std::int32_t>(position_of_.integer(0)),
+                                 static_cast<std::int32_t>(position_of_.integer(1))});
+      position_of_.reset();
+    }
+    subject_rows_.reset();
+    return out;
+  }
+
+  void indexed_positions(const Hash& subject, const std::vector<Point>& mine, const TimeWindow& window,
+                         std::vector<Sample>& out) {
+    // One R*Tree query per run of the subject's points (up to 10 minutes and about 33 m of
+    // movement), with a box that holds every point within the radius and time tolerance of any
+    // of them: ~10x fewer tree descents than a query per point. Hits are pre-filtered on the
+    // tree's own coordinates; only plausible ones cost a leaf lookup.
+    const auto lat_margin = static_cast<std::int64_t>(std::ceil(options_.radius_m / kMetresPerDegree * 1e6)) + 1;
+    const auto tolerance_s = options_.time_tolerance_ms / 1000 + 1;
+    constexpr std::int64_t kRunMs = 10 * 60 * 1000;
+    constexpr std::int64_t kRunSpan = 300;  // microdegrees of latitude, about 33 m
+    std::set<std::uint64_t> own;
+    for (const auto& p : mine) own.insert(p.index);
+    for (std::size_t first = 0; first < mine.size();) {
+      std::int64_t lat_lo = mine[first].lat, lat_hi = lat_lo, lon_lo = mine[first].lon, lon_hi = lon_lo;
+      std::size_t last = first + 1;
+      for (; last < mine.size() && mine[last].time_ms - mine[first].time_ms <= kRunMs; ++last) {
+        const auto& p = mine[last];
+        if (std::max<std::int64_t>(lat_hi, p.lat) - std::min<std::int64_t>(lat_lo, p.lat) > kRunSpan ||
+            std::max<std::int64_t>(lon_hi, p.lon) - std::min<std::int64_t>(lon_lo, p.lon) > kRunSpan)
+          break;
+        lat_lo = std::min<std::int64_t>(lat_lo, p.lat);
+        lat_hi = std::max<std::int64_t>(lat_hi, p.lat);
+        lon_lo = std::min<std::int64_t>(lon_lo, p.lon);
+        lon_hi = std::max<std::int64_t>(lon_hi, p.lon);
+      }
+      double max_abs_lat = std::max(std::abs(static_cast<double>(lat_lo)), std::abs(static_cast<double>(lat_hi))) / 1e6;
+      double cos_lat = std::max(std::cos(max_abs_lat * kPi / 180.0), 1e-6);
+      auto lon_margin = std::min<std::int64_t>(static_cast<std::int64_t>(static_cast<double>(lat_margin) / cos_lat) + 1, 360000000);
+      near_.bind(1, index_seconds(mine[last - 1].time_ms) + tolerance_s).bind(2, index_seconds(mine[first].time_ms) - tolerance_s);
+      near_.bind(3, lat_hi + lat_margin).bind(4, lat_lo - lat_margin);
+      near_.bind(5, lon_hi + lon_margin).bind(6, lon_lo - lon_margin);
       while (near_.step()) {
-        auto other_subject = hash_of_blob(near_.blob(2));
+        auto hit_index = static_cast<std::uint64_t>(near_.integer(0));
+        if (own.count(hit_index)) continue;
+        Point q{hit_index, 0, {}, static_cast<std::int32_t>(near_.integer(2)), static_cast<std::int32_t>(near_.integer(3))};
+        std::int64_t hit_s = near_.integer(1);
+        bool plausible = false;
+        for (std::size_t i = first; i < last && !plausible; ++i)
+          plausible = std::llabs(index_seconds(mine[i].time_ms) - hit_s) <= tolerance_s &&
+                      point_distance(mine[i], q) <= options_.radius_m;
+        if (!plausible) continue;
+        leaf_.bind(1, hit_index);
+        std::optional<Hash> other_subject;
+        if (leaf_.step()) {
+          q.time_ms = leaf_.integer(0);
+          other_subject = hash_of_blob(leaf_.blob(1));
+        }
+        leaf_.reset();
         if (!other_subject || *other_subject == subject) continue;
-        Point q{static_cast<std::uint64_t>(near_.integer(0)), near_.integer(1), *other_subject,
-                static_cast<std::int32_t>(near_.integer(3)), static_cast<std::int32_t>(near_.integer(4))};
-        consider(p, q, window, out);
+        q.subject = *other_subject;
+        for (std::size_t i = first; i < last; ++i) consider(mine[i], q, window, out);
       }
       near_.reset();
+      first = last;
     }
   }
 
@@ -357,27 +413,22 @@ class ContactFinder {
     return std::nullopt;
   }
 
-  void proximity_reports(const Hash& subject, const TimeWindow& window, std::vector<Sample>& out) {
+  void proximity_reports(const Hash& subject, const SubjectRecords& records, const TimeWindow& window,
+                         std::vector<Sample>& out) {
     // Reports by the subject's own wristband, naming a peer device.
-    my_reports_.bind_blob(1, subject).bind(2, window.since_ms).bind(3, window.until_ms);
-    while (my_reports_.step()) {
-      json reading = json::parse(my_reports_.text(2), nullptr, false);
+    for (auto [index, t] : records.proximity_reports) {
+      payload_of_.bind(1, index);
+      json reading = payload_of_.step() ? json::parse(payload_of_.text(0), nullptr, false) : json();
+      payload_of_.reset();
       if (!reading.is_object() || !reading.contains("peer") || !reading.contains("distance_m")) continue;
       double d = reading["distance_m"].get<double>();
       if (d > options_.radius_m) continue;
-      auto index = static_cast<std::uint64_t>(my_reports_.integer(0));
-      auto t = my_reports_.integer(1);
       auto other = wearer(reading["peer"].get<std::string>(), t);
       if (!other || other->first == subject) continue;
       out.push_back({other->first, t, d, {index, other->second}});
     }
-    my_reports_.reset();
     // Reports by other wristbands naming one of the subject's devices while the subject wore it.
-    std::vector<std::string> devices;
-    devices_.bind_blob(1, subject).bind(2, window.since_ms).bind(3, window.until_ms);
-    while (devices_.step()) devices.push_back(devices_.text(0));
-    devices_.reset();
-    for (const auto& device : devices) {
+    for (const auto& device : records.devices) {
       reports_naming_.bind(1, device).bind(2, window.since_ms).bind(3, window.until_ms);
       while (reports_naming_.step()) {
         double d = reports_naming_.real(2);
@@ -427,7 +478,7 @@ class ContactFinder {
 
   Ledger& ledger_;
   const ContactOptions& options_;
-  sql::Statement mine_, near_, devices_, my_reports_, reports_naming_, wearer_before_, wearer_after_;
+  sql::Statement subject_rows_, position_of_, payload_of_, near_, leaf_, reports_naming_, wearer_before_, wearer_after_;
   std::optional<std::vector<Point>> all_points_;
 };
 
