@@ -8,6 +8,7 @@
 #include "error.hpp"
 #include "jcs.hpp"
 #include "note.hpp"
+#include "policy_log.hpp"
 #include "timefmt.hpp"
 
 namespace medtrail {
@@ -71,6 +72,10 @@ CREATE TABLE identities(
   retired_idx INTEGER REFERENCES leaves(idx)
 );
 CREATE INDEX identities_key ON identities(key_id);
+)sql",
+    // 2: policy records are found without a scan (policy_log.cpp derives the active set).
+    R"sql(
+CREATE INDEX leaves_policy ON leaves(idx) WHERE kind IN ('policy', 'policy_retirement');
 )sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
@@ -534,7 +539,7 @@ std::optional<Block> Ledger::anchor(const SigningKey& authority, std::uint64_t m
       {"block_root", to_hex(block_tree.root())},
       {"tree_size", tree_size},
       {"log_root", to_hex(log_root)},
-      {"policy_root", to_hex(empty_policy_root())},
+      {"policy_root", to_hex(active_policy_root(*this, tree_size))},
       {"signer", me.key_id()},
   };
   std::string canonical = jcs::canonicalize(header);
