@@ -71,6 +71,14 @@ expect_exit 0 mt policy list --db ward.db
 check "list shows it retired with its reason" test "$(jq -r '"\(.status) \(.retired_reason)"' out.txt)" = "retired replaced"
 mt anchor --db ward.db --key keys/hospital.key > b4.json
 check "after retirement the root is empty again" test "$(jq -r .header.policy_root b4.json)" = $empty_root
+
+# Policy B after A: the next block commits to B alone; blocks before keep A's root.
+printf 'name: ward-3-v2\nrules:\n  - {name: replay, kind: gap, severity: critical}\n' > v2.yaml
+expect_exit 0 mt policy add --db ward.db --key keys/hospital.key v2.yaml
+mt anchor --db ward.db --key keys/hospital.key > b5.json
+want_b=$(printf '[{"name":"ward-3-v2","rules":[{"kind":"gap","name":"replay","severity":"critical"}]}]' | sha256sum | cut -d' ' -f1)
+check "policy B's root" test "$(jq -r .header.policy_root b5.json)" = "$want_b"
+check "block 3 still carries A's root" test "$(mt log --db ward.db --format json | jq -r 'select(.kind=="block" and .header.height==3) | .header.policy_root')" = "$want"
 sqlite3 ward.db "PRAGMA wal_checkpoint(TRUNCATE)" > /dev/null
 expect_exit 0 mt verify --db ward.db --trust keys/hospital.pub
 
