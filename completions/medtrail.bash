@@ -14,12 +14,13 @@ _medtrail() {
   case "$prev" in
     --role) COMPREPLY=($(compgen -W 'authority gateway device clinician auditor' -- "$cur")); return ;;
     --format) COMPREPLY=($(compgen -W 'auto json text' -- "$cur")); return ;;
-    --db|--key|--authority|--trust|--receipt|--checkpoint|--checkpoint-out|--file|--out|--rejects|--data-key|--passphrase-file|--from)
+    --fail-on) COMPREPLY=($(compgen -W 'info warning critical' -- "$cur")); return ;;
+    --db|--key|--authority|--trust|--receipt|--checkpoint|--checkpoint-out|--file|--out|--rejects|--data-key|--passphrase-file|--from|--policy|--state)
       COMPREPLY=($(compgen -f -- "$cur")); return ;;
   esac
   local globals='--help --version --db --busy-timeout --passphrase-file'
   case "$cmd" in
-    "") COMPREPLY=($(compgen -W 'keygen init enroll retire ingest anchor verify prove checkpoint show log simulate trace completion '"$globals" -- "$cur")); return ;;
+    "") COMPREPLY=($(compgen -W 'keygen init enroll retire ingest anchor verify prove checkpoint show log trace policy audit simulate completion '"$globals" -- "$cur")); return ;;
     keygen) COMPREPLY=($(compgen -W '--name --role --out '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     init) COMPREPLY=($(compgen -W '--authority --origin --data-key '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     enroll) COMPREPLY=($(compgen -W '--key --role --name --kind --from '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
@@ -31,8 +32,10 @@ _medtrail() {
     checkpoint) COMPREPLY=($(compgen -W '--out '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     show) COMPREPLY=($(compgen -W '--format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     log) COMPREPLY=($(compgen -W '--since-height --records --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
-    simulate) COMPREPLY=($(compgen -W '--devices --minutes --seed --list-devices --scenario --truth '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     trace) COMPREPLY=($(compgen -W '--up --down --depth --format --device --subject --asset --type --since --until --contacts --origin --radius --min-duration --hops --time-tolerance --sample-span --method --reveal --data-key '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    policy) COMPREPLY=($(compgen -W '--key --reason --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -W 'add list show retire' -- "$cur")) ;;
+    audit) COMPREPLY=($(compgen -W '--since --until --policy --state --fail-on --record-findings --key --trust --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    simulate) COMPREPLY=($(compgen -W '--devices --minutes --seed --list-devices --scenario --truth '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     completion) COMPREPLY=($(compgen -W ' '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -W 'bash zsh fish' -- "$cur")) ;;
   esac
 }

@@ -8,6 +8,7 @@
 #include "error.hpp"
 #include "jcs.hpp"
 #include "note.hpp"
+#include "policy_log.hpp"
 #include "timefmt.hpp"
 #include "trace_index.hpp"
 
@@ -84,6 +85,10 @@ CREATE TABLE assets(asset TEXT NOT NULL, time_ms INTEGER NOT NULL, idx INTEGER N
 CREATE TABLE proximity(peer TEXT NOT NULL, time_ms INTEGER NOT NULL, idx INTEGER NOT NULL, distance_m REAL NOT NULL,
                        PRIMARY KEY(peer, time_ms, idx)) WITHOUT ROWID;
 CREATE VIRTUAL TABLE positions USING rtree_i32(idx, t_min, t_max, lat_min, lat_max, lon_min, lon_max);
+)sql",
+    // 3: policy records are found without a scan (policy_log.cpp derives the active set).
+    R"sql(
+CREATE INDEX leaves_policy ON leaves(idx) WHERE kind IN ('policy', 'policy_retirement');
 )sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
@@ -548,7 +553,7 @@ std::optional<Block> Ledger::anchor(const SigningKey& authority, std::uint64_t m
       {"block_root", to_hex(block_tree.root())},
       {"tree_size", tree_size},
       {"log_root", to_hex(log_root)},
-      {"policy_root", to_hex(empty_policy_root())},
+      {"policy_root", to_hex(active_policy_root(*this, tree_size))},
       {"signer", me.key_id()},
   };
   std::string canonical = jcs::canonicalize(header);

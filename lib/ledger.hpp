@@ -2,7 +2,7 @@
 // stored interior hashes of its RFC 9162 tree, the payloads the leaves commit to, and the
 // authority-signed blocks that seal the log.
 //
-// On-disk layout (schema version 2; docs/FORMATS.md is the contract for outside verifiers):
+// On-disk layout (schema version 3; docs/FORMATS.md is the contract for outside verifiers):
 //   leaves     one row per record. The envelope is not stored as text: it is rebuilt from
 //              these columns (plus the JCS object in `extra`) and hashed, so any edit of a
 //              column changes the leaf hash that verify recomputes.
@@ -28,14 +28,14 @@
 
 namespace medtrail {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 inline constexpr int kEnvelopeVersion = 1;
 inline constexpr int kBlockVersion = 1;
 
 struct LeafRow {
   std::uint64_t index = 0;
   Hash id{};
-  std::string kind;  // reading | identity | retirement | seal
+  std::string kind;  // reading | identity | retirement | seal | policy | policy_retirement | alert
   std::optional<std::string> device;   // reading: device; identity/retirement: identity name
   std::optional<std::string> gateway;  // key id of the gateway (reading, seal) or signer
   std::optional<std::int64_t> time_ms;
@@ -73,7 +73,8 @@ struct Identity {
   std::optional<std::string> key_id() const { return key ? std::optional(key_id_of(*key)) : std::nullopt; }
 };
 
-// The fixed policy root used until policies exist: SHA-256 of JCS([]), the empty rule set.
+// The policy root of a block while no policy is active: SHA-256 of JCS([]), the empty rule set
+// (policy_log.hpp computes the root of a non-empty set).
 Hash empty_policy_root();
 
 class Ledger {

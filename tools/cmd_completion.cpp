@@ -19,12 +19,27 @@ struct CommandInfo {
   std::string name;
   std::string help;
   std::vector<OptionInfo> options;
+  std::vector<std::string> words;  // what the first positional argument may be, when fixed
 };
 
 std::vector<std::string> choices_for(const std::string& option) {
   if (option == "--role") return {"authority", "gateway", "device", "clinician", "auditor"};
   if (option == "--format") return {"auto", "json", "text"};
+  if (option == "--fail-on") return {"info", "warning", "critical"};
   return {};
+}
+
+// Commands whose first positional argument is a fixed word (a shell, an action).
+std::vector<std::string> words_for(const std::string& command) {
+  if (command == "completion") return {"bash", "zsh", "fish"};
+  if (command == "policy") return {"add", "list", "show", "retire"};
+  return {};
+}
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
 }
 
 std::vector<OptionInfo> options_of(const CLI::App* app) {
@@ -40,7 +55,7 @@ std::vector<OptionInfo> options_of(const CLI::App* app) {
 
 std::vector<CommandInfo> walk(CLI::App& root) {
   std::vector<CommandInfo> out;
-  for (CLI::App* sub : root.get_subcommands({})) out.push_back({sub->get_name(), sub->get_description(), options_of(sub)});
+  for (CLI::App* sub : root.get_subcommands({})) out.push_back({sub->get_name(), sub->get_description(), options_of(sub), words_for(sub->get_name())});
   return out;
 }
 
@@ -87,9 +102,10 @@ std::string bash_script(const std::vector<CommandInfo>& commands, const std::vec
     << "    esac\n"
     << "  done\n"
     << "  case \"$prev\" in\n"
-    << "    --role) COMPREPLY=($(compgen -W 'authority gateway device clinician auditor' -- \"$cur\")); return ;;\n"
-    << "    --format) COMPREPLY=($(compgen -W 'auto json text' -- \"$cur\")); return ;;\n"
-    << "    --db|--key|--authority|--trust|--receipt|--checkpoint|--checkpoint-out|--file|--out|--rejects|--data-key|--passphrase-file|--from)\n"
+    << "    --role) COMPREPLY=($(compgen -W '" << joined(choices_for("--role")) << "' -- \"$cur\")); return ;;\n"
+    << "    --format) COMPREPLY=($(compgen -W '" << joined(choices_for("--format")) << "' -- \"$cur\")); return ;;\n"
+    << "    --fail-on) COMPREPLY=($(compgen -W '" << joined(choices_for("--fail-on")) << "' -- \"$cur\")); return ;;\n"
+    << "    --db|--key|--authority|--trust|--receipt|--checkpoint|--checkpoint-out|--file|--out|--rejects|--data-key|--passphrase-file|--from|--policy|--state)\n"
     << "      COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
     << "  esac\n"
     << "  local globals='";
@@ -112,7 +128,7 @@ std::string bash_script(const std::vector<CommandInfo>& commands, const std::vec
       first = false;
     }
     s << " '\"$globals\" -- \"$cur\"))";
-    if (c.name == "completion") s << "; [[ $cur != -* ]] && COMPREPLY+=($(compgen -W 'bash zsh fish' -- \"$cur\"))";
+    if (!c.words.empty()) s << "; [[ $cur != -* ]] && COMPREPLY+=($(compgen -W '" << joined(c.words) << "' -- \"$cur\"))";
     else s << "; [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- \"$cur\"))";
     s << " ;;\n";
   }
@@ -148,7 +164,7 @@ std::string zsh_script(const std::vector<CommandInfo>& commands, const std::vect
   for (const auto& c : commands) {
     s << "        " << c.name << ") _arguments $globals";
     for (const auto& o : c.options) s << " \\\n          " << zsh_option_spec(o);
-    if (c.name == "completion") s << " \\\n          '1:shell:(bash zsh fish)'";
+    if (!c.words.empty()) s << " \\\n          '1:" << (c.name == "completion" ? "shell" : "action") << ":(" << joined(c.words) << ")'";
     else s << " \\\n          '*:file:_files'";
     s << " ;;\n";
   }
@@ -181,8 +197,8 @@ std::string fish_script(const std::vector<CommandInfo>& commands, const std::vec
   for (const auto& o : globals) option_line("", o);
   for (const auto& c : commands) {
     for (const auto& o : c.options) option_line(" -n \"__fish_seen_subcommand_from " + c.name + "\"", o);
-    if (c.name == "completion")
-      s << "complete -c medtrail -n \"__fish_seen_subcommand_from completion\" -a 'bash zsh fish'\n";
+    if (!c.words.empty())
+      s << "complete -c medtrail -n \"__fish_seen_subcommand_from " << c.name << "\" -a '" << joined(c.words) << "'\n";
     else
       s << "complete -c medtrail -n \"__fish_seen_subcommand_from " << c.name << "\" -F\n";
   }

@@ -15,8 +15,9 @@ constexpr medtrail::cli::CommandFactory kCommands[] = {
     medtrail::cli::keygen_command,   medtrail::cli::init_command,     medtrail::cli::enroll_command,
     medtrail::cli::retire_command,   medtrail::cli::ingest_command,   medtrail::cli::anchor_command,
     medtrail::cli::verify_command,   medtrail::cli::prove_command,    medtrail::cli::checkpoint_command,
-    medtrail::cli::show_command,     medtrail::cli::log_command,      medtrail::cli::simulate_command,
-    medtrail::cli::trace_command,    medtrail::cli::completion_command,
+    medtrail::cli::show_command,     medtrail::cli::log_command,      medtrail::cli::trace_command,
+    medtrail::cli::policy_command,   medtrail::cli::audit_command,    medtrail::cli::simulate_command,
+    medtrail::cli::completion_command,
 };
 }  // namespace
 

@@ -38,6 +38,16 @@ setup_ledger() {
   mt simulate --devices "$devices" --minutes 5 --seed 1 --list-devices | mt enroll --db ward.db --key keys/hospital.key --from - > /dev/null
 }
 
+# tamper NAME EXPECTED_FINDING SQL: applies SQL to a copy of ward.db and expects verify to
+# exit 1 naming the finding.
+tamper() {
+  local name=$1 finding=$2 sql=$3
+  cp ward.db "$name.db"
+  sqlite3 "$name.db" "$sql" || { fail "$name: sql failed"; return; }
+  expect_exit 1 mt verify --db "$name.db" --trust keys/hospital.pub
+  check "$name is reported as $finding" grep -q "\"finding\":\"$finding\"" out.txt
+}
+
 finish() {
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" -eq 0 ]

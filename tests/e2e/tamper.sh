@@ -11,15 +11,6 @@ mt anchor --db ward.db --key keys/hospital.key --checkpoint-out cp-2.txt > /dev/
 sqlite3 ward.db "PRAGMA wal_checkpoint(TRUNCATE)" > /dev/null
 expect_exit 0 mt verify --db ward.db --trust keys/hospital.pub
 
-# tamper NAME EXPECTED_FINDING SQL: applies SQL to a copy and expects verify to name the finding.
-tamper() {
-  local name=$1 finding=$2 sql=$3
-  cp ward.db "$name.db"
-  sqlite3 "$name.db" "$sql" || { fail "$name: sql failed"; return; }
-  expect_exit 1 mt verify --db "$name.db" --trust keys/hospital.pub
-  check "$name is reported as $finding" grep -q "\"finding\":\"$finding\"" out.txt
-}
-
 mid=$(sqlite3 ward.db "SELECT idx FROM payloads ORDER BY idx LIMIT 1 OFFSET 20")
 tamper value payload_mismatch \
   "UPDATE payloads SET reading = json_set(reading, '\$.value', json_extract(reading, '\$.value') + 0.1) WHERE idx = (SELECT min(idx) FROM payloads WHERE json_extract(reading, '\$.type') = 'body_temperature')"
