@@ -7,6 +7,8 @@ packages=(
   g++ cmake ninja-build pkg-config
   libssl-dev libsqlite3-dev libfmt-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev catch2
   scdoc sqlite3 jq openssl
+  # tests/e2e/faults.sh drops root with setpriv so file modes apply.
+  util-linux
 )
 
 missing=()
