@@ -5,10 +5,17 @@
 # Each fault: the documented exit status (5 unless noted), one "medtrail: error:" line on
 # stderr, and the ledger unchanged (same checkpoint, same records) and still verifying.
 #
-# File modes mean nothing to root, so as root the suite runs itself again as nobody.
+# File modes mean nothing to root, so as root the suite runs itself again as nobody, from a
+# copy of itself and of the binary that nobody can read wherever the checkout lives.
 if [ "$(id -u)" -eq 0 ]; then
   command -v setpriv > /dev/null || { echo "faults.sh: as root this suite needs setpriv (util-linux)" >&2; exit 1; }
-  exec setpriv --reuid=65534 --regid=65534 --clear-groups -- env TMPDIR=/tmp bash "$0" "$@"
+  copy=$(mktemp -d /tmp/medtrail-faults.XXXXXX) && chmod 755 "$copy" &&
+    cp "$0" "$(dirname "$0")/lib.sh" "${MEDTRAIL:?set MEDTRAIL to the medtrail binary}" "$copy/" || exit 1
+  MEDTRAIL="$copy/$(basename "$MEDTRAIL")" setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+    env TMPDIR=/tmp bash "$copy/$(basename "$0")" "$@"
+  status=$?
+  rm -rf "$copy"
+  exit "$status"
 fi
 source "$(dirname "$0")/lib.sh"
 
