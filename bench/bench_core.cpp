@@ -16,7 +16,10 @@
 #include <openssl/evp.h>
 #include <openssl/opensslv.h>
 #include <sqlite3.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,6 +81,8 @@ struct Args {
   bool sql_profile = false;        // diagnostic: time per SQL statement (sqlite3_trace_v2)
   std::string dir;
   bool keep = false;
+  bool scale = false;           // --scale: the growth run of issue 7 instead of the phases below
+  std::string medtrail;         // --scale: the CLI whose `verify` peak RSS is measured
 };
 
 [[noreturn]] void usage(const char* argv0, int status) {
@@ -97,7 +102,13 @@ struct Args {
                "               connections (default 0: SQLite's default, what the CLI uses)\n"
                "  --sql-profile  diagnostic: time each SQL statement of ingest, anchor and verify\n"
                "               (SQLITE_TRACE_PROFILE; adds a little overhead to those phases)\n"
-               "Prints a JSON object on stdout and a table on stderr.\n",
+               "  --scale      growth run instead: ingest --records (default 10000000) in stages\n"
+               "               (10^4, 10^5, ...), and at each stage anchor, time prove + verify of\n"
+               "               --proofs random records, and run `medtrail verify` over everything\n"
+               "               in a child process for its time and peak RSS\n"
+               "  --medtrail PATH  the CLI for --scale (default: ../medtrail beside this binary)\n"
+               "Prints a JSON object on stdout and a table on stderr (--scale: one JSON line per\n"
+               "stage as it completes, then the summary object).\n",
                argv0);
   std::exit(status);
 }
@@ -112,13 +123,17 @@ std::uint64_t parse_count(const char* argv0, const char* text) {
 
 Args parse_args(int argc, char** argv) {
   Args a;
+  bool records_given = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> const char* {
       if (i + 1 >= argc) usage(argv[0], 2);
       return argv[++i];
     };
-    if (arg == "--records") a.records = parse_count(argv[0], value());
+    if (arg == "--records") {
+      a.records = parse_count(argv[0], value());
+      records_given = true;
+    }
     else if (arg == "--dir") a.dir = value();
     else if (arg == "--keep") a.keep = true;
     else if (arg == "--devices") a.devices = parse_count(argv[0], value());
@@ -128,9 +143,12 @@ Args parse_args(int argc, char** argv) {
     else if (arg == "--seed") a.seed = parse_count(argv[0], value());
     else if (arg == "--cache-mib") a.cache_mib = parse_count(argv[0], value());
     else if (arg == "--sql-profile") a.sql_profile = true;
+    else if (arg == "--scale") a.scale = true;
+    else if (arg == "--medtrail") a.medtrail = value();
     else if (arg == "-h" || arg == "--help") usage(argv[0], 0);
     else usage(argv[0], 2);
   }
+  if (a.scale && !records_given) a.records = 10'000'000;
   if (a.records == 0 || a.devices == 0 || a.chunk == 0) usage(argv[0], 2);
   return a;
 }
@@ -455,6 +473,25 @@ struct Fixture {
   medtrail::DataKey data_key;
 };
 
+Fixture make_fixture() {
+  return {medtrail::SigningKey::generate("hospital", "authority"), medtrail::SigningKey::generate("gw-1", "gateway"),
+          medtrail::DataKey::generate()};
+}
+
+// init + enroll of the gateway and the whole simulated fleet, so every reading's device is known.
+medtrail::Ledger create_enrolled_ledger(const Args& args, const Fixture& fx, const std::string& path) {
+  auto ledger = medtrail::Ledger::create(path, fx.authority, "bench.example/ward", fx.data_key, {});
+  apply_cache(ledger, args.cache_mib);
+  std::vector<medtrail::Ledger::EnrollRequest> requests;
+  requests.push_back({"gw-1", "gateway", fx.gateway.identity().key, ""});
+  medtrail::simulate::Options sim;
+  sim.devices = args.devices;
+  sim.seed = args.seed;
+  for (const auto& d : medtrail::simulate::devices(sim)) requests.push_back({d.name, "device", std::nullopt, d.kind});
+  ledger.enroll(fx.authority, requests);
+  return ledger;
+}
+
 // ---------------------------------------------------------------------------------------
 // Micro-baselines: each primitive the phases are made of, per second, same run.
 
@@ -641,10 +678,248 @@ double round_to(double v, int digits) {
   return std::round(v * scale) / scale;
 }
 
+// Mean and percentiles of microsecond samples.
+json latency_stats(std::vector<double> v) {
+  if (v.empty()) return json::object();
+  std::sort(v.begin(), v.end());
+  double sum = 0;
+  for (double x : v) sum += x;
+  auto at = [&](double q) {
+    auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+    return v[std::min(v.size() - 1, k == 0 ? 0 : k - 1)];
+  };
+  return json{{"mean_us", round_to(sum / static_cast<double>(v.size()), 1)},
+              {"p50_us", round_to(at(0.50), 1)},
+              {"p99_us", round_to(at(0.99), 1)},
+              {"max_us", round_to(v.back(), 1)}};
+}
+
 std::string fmt(const char* format, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, v);
   return buf;
+}
+
+
+// ---------------------------------------------------------------------------------------
+// --scale (issue 7): how costs grow with the ledger. Ingest runs in stages ending at 10^4,
+// 10^5, ... records; at each stage end everything pending is anchored, prove + verify of
+// random records is timed (must stay O(log n)), and the real `medtrail verify` checks
+// everything in a child process, whose peak RSS must stay bounded however large the ledger.
+
+struct ChildRun {
+  int status = -1;
+  double seconds = 0;
+  long max_rss_kb = 0;
+};
+
+// Runs argv[0] with stdout to `stdout_path`; its own peak RSS comes from wait4, so the
+// bench's memory (the ingest writer) does not count.
+ChildRun run_child(const std::vector<std::string>& argv, const std::string& stdout_path) {
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  auto t0 = Clock::now();
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, cargv[0], &actions, nullptr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("cannot run " + argv[0] + ": " + std::strerror(rc));
+  int status = 0;
+  rusage ru{};
+  if (::wait4(pid, &status, 0, &ru) < 0) throw std::runtime_error("wait4 failed for " + argv[0]);
+  ChildRun out;
+  out.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  out.seconds = seconds_since(t0);
+  out.max_rss_kb = ru.ru_maxrss;
+  return out;
+}
+
+std::vector<std::uint64_t> scale_stages(std::uint64_t records) {
+  std::vector<std::uint64_t> stages;
+  for (std::uint64_t s = 10'000; s < records; s *= 10) stages.push_back(s);
+  stages.push_back(records);
+  return stages;
+}
+
+void emit_line(const json& j) {
+  std::printf("%s\n", j.dump().c_str());
+  std::fflush(stdout);
+}
+
+json scale_stage(const Args& args, const std::string& ledger_path, const std::string& trust_path,
+                 const medtrail::PublicIdentity& trusted, std::uint64_t tree_size) {
+  json stage = json::object();
+  auto ledger = medtrail::Ledger::open(ledger_path, false, {});
+  std::mt19937_64 rng(args.seed * 7919 + tree_size);
+  std::uniform_int_distribution<std::uint64_t> pick(0, tree_size - 1);
+  std::vector<double> prove_us, receipt_us, record_us;
+  std::uint64_t findings = 0;
+  auto count = [&](const medtrail::Finding&) { ++findings; };
+  medtrail::VerifyOptions options{trusted, {}};
+  for (std::uint64_t i = 0; i < args.proofs; ++i) {
+    std::string id = medtrail::to_hex(ledger.leaf(pick(rng)).id);  // what a user holds
+    auto t0 = Clock::now();
+    std::uint64_t index = ledger.resolve(id);
+    std::string text = medtrail::make_receipt(ledger, index).dump();  // = medtrail prove
+    auto t1 = Clock::now();
+    findings += medtrail::verify_receipt(json::parse(text), trusted, count);  // = verify --receipt
+    auto t2 = Clock::now();
+    medtrail::verify_record(ledger, ledger.resolve(id), options, count);  // = verify ID
+    auto t3 = Clock::now();
+    prove_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    receipt_us.push_back(std::chrono::duration<double, std::micro>(t2 - t1).count());
+    record_us.push_back(std::chrono::duration<double, std::micro>(t3 - t2).count());
+  }
+  stage["prove"] = latency_stats(prove_us);
+  stage["verify_receipt"] = latency_stats(receipt_us);
+  stage["verify_record"] = latency_stats(record_us);
+  stage["proof_findings"] = findings;
+
+  // The same through the CLI, process start included, for a few records.
+  const std::string receipt_path = args.dir + "/receipt.json";
+  std::vector<double> cli_prove_s, cli_receipt_s;
+  int cli_failures = 0;
+  for (int i = 0; i < 10; ++i) {
+    std::string id = medtrail::to_hex(ledger.leaf(pick(rng)).id);
+    auto p = run_child({args.medtrail, "prove", "--db", ledger_path, id}, receipt_path);
+    auto v = run_child({args.medtrail, "verify", "--receipt", receipt_path, "--trust", trust_path}, "/dev/null");
+    cli_failures += (p.status != 0) + (v.status != 0);
+    cli_prove_s.push_back(p.seconds * 1e6);
+    cli_receipt_s.push_back(v.seconds * 1e6);
+  }
+  stage["cli_prove"] = latency_stats(cli_prove_s);
+  stage["cli_verify_receipt"] = latency_stats(cli_receipt_s);
+  stage["cli_failures"] = cli_failures;
+
+  note("  verify   everything with " + args.medtrail + " (child process) ...");
+  auto all = run_child({args.medtrail, "verify", "--db", ledger_path, "--trust", trust_path, "--format", "json"},
+                       args.dir + "/verify.out");
+  stage["cli_verify_all"] = {{"exit_status", all.status},
+                             {"seconds", round_to(all.seconds, 3)},
+                             {"records_per_s", std::round(per_second(static_cast<double>(tree_size), all.seconds))},
+                             {"peak_rss_kb", all.max_rss_kb},
+                             {"peak_rss_mib", round_to(static_cast<double>(all.max_rss_kb) / 1024, 1)}};
+  return stage;
+}
+
+int run_scale(const Args& args, const std::string& input_path, const std::string& baseline_path,
+              const std::string& ledger_path) {
+  constexpr double kTargetVerifyPeakRssMiB = 256;
+  json out = {{"bench", "bench_core --scale"}, {"date", utc_now()}};
+  out["machine"] = {{"nproc", ::sysconf(_SC_NPROCESSORS_ONLN)}, {"cpu", machine_cpu()}, {"sqlite", sqlite3_libversion()},
+                    {"openssl", OPENSSL_VERSION_TEXT}};
+  out["config"] = {{"records", args.records}, {"devices", args.devices}, {"chunk", args.chunk},
+                   {"proofs", args.proofs},   {"seed", args.seed},       {"dir", args.dir}, {"medtrail", args.medtrail}};
+  note("bench_core --scale: " + std::to_string(args.records) + " records, files in " + args.dir);
+  Input input = generate_input(args, input_path);
+  out["input"] = {{"lines", input.lines}, {"bytes", input.bytes}};
+
+  // The same-run baseline over the whole input; its file is removed at once (disk space).
+  Baseline base = run_baseline(input_path, baseline_path, input.lines);
+  for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((baseline_path + suffix).c_str());
+  const double base_rate = per_second(static_cast<double>(base.records), base.time.wall);
+  const double base_cpu_rate = per_second(static_cast<double>(base.records), base.time.cpu);
+  out["baseline"] = {{"records", base.records}, {"seconds", round_to(base.time.wall, 3)},
+                     {"records_per_s", std::round(base_rate)}, {"records_per_cpu_s", std::round(base_cpu_rate)}};
+  emit_line({{"baseline", out["baseline"]}});
+
+  Fixture fx = make_fixture();
+  const std::string trust_path = args.dir + "/hospital.pub";
+  fx.authority.save(args.dir + "/hospital.key", trust_path, std::nullopt);
+  auto ledger = create_enrolled_ledger(args, fx, ledger_path);
+
+  const auto stages = scale_stages(input.lines);
+  const std::uint64_t window = input.lines >= 10'000'000 ? 1'000'000 : std::max<std::uint64_t>(1, input.lines / 10);
+  json windows = json::array(), stage_results = json::array();
+  std::size_t next_stage = 0;
+  std::uint64_t lines_done = 0, accepted = 0, window_accepted = 0;
+  double window_seconds = 0, window_cpu = 0;
+  Progress progress("ingest", input.lines);
+  std::optional<medtrail::Ingestor> ingestor;
+  medtrail::IngestEvents events;
+  std::uint64_t rejected_shown = 0;
+  events.rejection = [&](const std::string& line) {
+    if (rejected_shown++ < 5) note("  rejected: " + line);
+  };
+  medtrail::IngestOptions ingest_options;
+  ingest_options.chunk_records = args.chunk;
+  auto ingest_timed = [&](auto&& f) {  // only ingest counts toward the window's rate
+    Timed t = timed(f);
+    window_seconds += t.wall;
+    window_cpu += t.cpu;
+  };
+  for_each_line(input_path, [&](std::uint64_t number, const std::string& line) {
+    ingest_timed([&] {
+      if (!ingestor) ingestor.emplace(ledger, fx.gateway, fx.data_key, ingest_options, events);
+      ingestor->add_line("input.ndjson", number, line);
+    });
+    ++lines_done;
+    if ((lines_done & 0x3fff) == 0) progress.update(lines_done);
+    bool stage_end = next_stage < stages.size() && lines_done == stages[next_stage];
+    if (stage_end || lines_done % window == 0) {
+      medtrail::IngestStats stats;
+      ingest_timed([&] { stats = ingestor->finish(); });
+      ingestor.reset();
+      accepted += stats.accepted;
+      window_accepted += stats.accepted;
+    }
+    if (lines_done % window == 0) {
+      double rate = per_second(static_cast<double>(window_accepted), window_seconds);
+      json w = {{"up_to_records", lines_done}, {"records", window_accepted}, {"seconds", round_to(window_seconds, 3)},
+                {"records_per_s", std::round(rate)},
+                {"records_per_cpu_s", std::round(per_second(static_cast<double>(window_accepted), window_cpu))},
+                {"ratio_to_baseline", round_to(base_rate > 0 ? rate / base_rate : 0, 4)}};
+      windows.push_back(w);
+      emit_line({{"ingest_window", w}});
+      window_accepted = 0;
+      window_seconds = window_cpu = 0;
+    }
+    if (!stage_end) return;
+    ++next_stage;
+    progress.done(lines_done);
+    std::optional<medtrail::Block> block;
+    Timed anchor_time = timed([&] { block = ledger.anchor(fx.authority, std::numeric_limits<std::uint64_t>::max(), false); });
+    std::uint64_t tree_size = block ? block->tree_size() : ledger.size();
+    note("  stage    " + std::to_string(lines_done) + " readings, tree size " + std::to_string(tree_size) + ", anchored in " +
+         fmt("%.3f s", anchor_time.wall));
+    json stage = scale_stage(args, ledger_path, trust_path, fx.authority.identity(), tree_size);
+    stage["readings"] = lines_done;
+    stage["tree_size"] = tree_size;
+    stage["anchor_seconds"] = round_to(anchor_time.wall, 3);
+    stage["db_bytes"] = file_size(ledger_path) + file_size(ledger_path + "-wal");
+    stage_results.push_back(stage);
+    emit_line({{"stage", stage}});
+  });
+  if (ingestor) ingestor->finish();  // lines after the last stage cannot exist (it is the input's end)
+
+  out["accepted"] = accepted;
+  out["ingest_windows"] = windows;
+  out["stages"] = stage_results;
+  int status = accepted == input.lines ? 0 : 1;
+  bool rss_met = true;
+  for (const auto& s : stage_results) {
+    if (s["cli_verify_all"]["exit_status"] != 0 || s["proof_findings"] != 0 || s["cli_failures"] != 0) status = 1;
+    rss_met = rss_met && s["cli_verify_all"]["peak_rss_mib"].get<double>() < kTargetVerifyPeakRssMiB;
+  }
+  out["verify_peak_rss_lt_256_mib"] = rss_met;
+  out["ok"] = status == 0;
+  std::printf("%s\n", out.dump(2).c_str());
+
+  std::fprintf(stderr, "\n%12s %10s %10s %10s %10s %10s %12s %10s\n", "records", "prove us", "receipt us", "record us",
+               "cli prove", "verify s", "verify rec/s", "RSS MiB");
+  for (const auto& s : stage_results)
+    std::fprintf(stderr, "%12llu %10.1f %10.1f %10.1f %10.0f %10.1f %12.0f %10.1f\n",
+                 static_cast<unsigned long long>(s["tree_size"].get<std::uint64_t>()), s["prove"]["mean_us"].get<double>(),
+                 s["verify_receipt"]["mean_us"].get<double>(), s["verify_record"]["mean_us"].get<double>(),
+                 s["cli_prove"]["mean_us"].get<double>(), s["cli_verify_all"]["seconds"].get<double>(),
+                 s["cli_verify_all"]["records_per_s"].get<double>(), s["cli_verify_all"]["peak_rss_mib"].get<double>());
+  std::fprintf(stderr, "ingest rec/s per window (baseline %.0f rec/s):", base_rate);
+  for (const auto& w : windows) std::fprintf(stderr, " %.0f", w["records_per_s"].get<double>());
+  std::fprintf(stderr, "\n");
+  return status;
 }
 
 }  // namespace
@@ -668,8 +943,23 @@ int main(int argc, char** argv) {
   auto remove_ours = [&] {
     for (const auto& p : {input_path, baseline_path, ledger_path})
       for (const char* suffix : {"", "-wal", "-shm", "-journal"}) ::unlink((p + suffix).c_str());
+    for (const char* scale_file : {"hospital.key", "hospital.pub", "receipt.json", "verify.out"})
+      ::unlink((args.dir + "/" + scale_file).c_str());
   };
   remove_ours();  // --dir may hold files from an earlier run
+  if (args.scale) {
+    if (args.medtrail.empty())  // build/bench/bench_core -> build/medtrail
+      args.medtrail = (fs::canonical("/proc/self/exe").parent_path().parent_path() / "medtrail").string();
+    int status = 5;
+    try {
+      status = run_scale(args, input_path, baseline_path, ledger_path);
+    } catch (const std::exception& e) {
+      note(std::string("bench_core --scale: ") + e.what());
+    }
+    if (own_dir && !args.keep) fs::remove_all(args.dir);
+    else if (!args.keep) remove_ours();
+    return status;
+  }
 
   json out = json::object();
   int status = 0;
@@ -707,22 +997,13 @@ int main(int argc, char** argv) {
                        {"file_bytes", base.file_bytes}};
 
     // Ledger setup: keygen, init, enroll (gateway and the simulated fleet).
-    Fixture fx{medtrail::SigningKey::generate("hospital", "authority"), medtrail::SigningKey::generate("gw-1", "gateway"),
-               medtrail::DataKey::generate()};
+    Fixture fx = make_fixture();
     Timed setup_time;
     std::uint64_t tree_size = 0;
     {
       std::optional<medtrail::Ledger> ledger;
       setup_time = timed([&] {
-        ledger.emplace(medtrail::Ledger::create(ledger_path, fx.authority, "bench.example/ward", fx.data_key, {}));
-        apply_cache(*ledger, args.cache_mib);
-        std::vector<medtrail::Ledger::EnrollRequest> requests;
-        requests.push_back({"gw-1", "gateway", fx.gateway.identity().key, ""});
-        medtrail::simulate::Options sim;
-        sim.devices = args.devices;
-        sim.seed = args.seed;
-        for (const auto& d : medtrail::simulate::devices(sim)) requests.push_back({d.name, "device", std::nullopt, d.kind});
-        ledger->enroll(fx.authority, requests);
+        ledger.emplace(create_enrolled_ledger(args, fx, ledger_path));
       });
       out["setup"] = {{"seconds", round_to(setup_time.wall, 3)}, {"enrolled", args.devices + 1}};
 
@@ -917,29 +1198,15 @@ int main(int argc, char** argv) {
           });
         }
       }
-      auto stats_of = [](std::vector<double> v) {
-        if (v.empty()) return json::object();
-        std::sort(v.begin(), v.end());
-        double sum = 0;
-        for (double x : v) sum += x;
-        auto at = [&](double q) {
-          auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-          return v[std::min(v.size() - 1, k == 0 ? 0 : k - 1)];
-        };
-        return json{{"mean_us", round_to(sum / static_cast<double>(v.size()), 1)},
-                    {"p50_us", round_to(at(0.50), 1)},
-                    {"p99_us", round_to(at(0.99), 1)},
-                    {"max_us", round_to(v.back(), 1)}};
-      };
-      json total = stats_of(total_us);
+      json total = latency_stats(total_us);
       bool met = !total_us.empty() && total["mean_us"].get<double>() < kTargetProveVerifyUs &&
                  total["p99_us"].get<double>() < kTargetProveVerifyUs;
       out["prove_verify"] = {{"records", args.proofs},
                              {"findings", receipt_findings},
                              {"receipt_bytes_mean", args.proofs ? receipt_bytes / args.proofs : 0},
                              {"total", total},
-                             {"prove", stats_of(prove_us)},
-                             {"verify_receipt", stats_of(check_us)},
+                             {"prove", latency_stats(prove_us)},
+                             {"verify_receipt", latency_stats(check_us)},
                              {"cpu_us_per_record", round_to(cpu_us_per_record, 1)},
                              {"parts_mean", parts},
                              {"target_us", kTargetProveVerifyUs},

@@ -183,6 +183,11 @@ SigningKey SigningKey::load(const std::string& path, const std::optional<std::st
     if (errno == ENOENT) throw Error(ExitCode::not_found, "key file " + path + " not found");
     throw Error(ExitCode::environment, "cannot read key file " + path + ": " + std::strerror(errno));
   }
+  std::string text = read_file(path);
+  // Checked before the mode: a NAME.pub (0644 by design) given as --key is the wrong file,
+  // and "chmod 600" would be the wrong advice.
+  if (text.find("-----BEGIN PUBLIC KEY-----") != std::string::npos)
+    throw Error(ExitCode::environment, "key file " + path + " is a public key; this needs the private key (NAME.key)");
   if ((st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", st.st_mode & 07777);
@@ -190,7 +195,6 @@ SigningKey SigningKey::load(const std::string& path, const std::optional<std::st
                                            "; a private key must not be readable by others "
                                            "(chmod 600 " + path + ")");
   }
-  std::string text = read_file(path);
   BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
   bool encrypted = text.find("ENCRYPTED PRIVATE KEY") != std::string::npos;
   if (encrypted && !passphrase)

@@ -1,12 +1,36 @@
 #include "sqlite.hpp"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "error.hpp"
 
 namespace medtrail::sql {
+
+namespace {
+// Which file makes a writer fail. A reader of a read-only ledger leaves NAME-wal and NAME-shm
+// behind with the ledger's mode, so restoring the ledger's own mode is not enough.
+std::string read_only_cause(const std::string& path) {
+  for (const std::string& file : {path, path + "-wal", path + "-shm"})
+    if (::access(file.c_str(), F_OK) == 0 && ::access(file.c_str(), W_OK) != 0)
+      return file + " is read-only (chmod u+w " + file + ")";
+  auto slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  if (::access(dir.c_str(), W_OK) != 0) return "its directory " + dir + " is read-only";
+  return "the ledger is read-only";
+}
+
+// ", ulimit -f is N KiB" when the process has a file-size limit, else "".
+std::string file_size_limit_note() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return {};
+  return "; ulimit -f is " + std::to_string(limit.rlim_cur / 1024) + " KiB";
+}
+}  // namespace
 
 Database::Database(const std::string& path, Mode mode, int busy_timeout_ms)
     : path_(path), busy_timeout_ms_(busy_timeout_ms) {
@@ -27,6 +51,18 @@ Database::~Database() { sqlite3_close_v2(db_); }
 
 void Database::fail(int rc, std::string_view what) {
   std::string detail = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+  int os_error = db_ ? sqlite3_system_errno(db_) : 0;
+  if (os_error != 0 && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN))
+    detail += std::string(": ") + std::strerror(os_error);
+  // Faults of the file itself, whatever statement met them first.
+  if (rc == SQLITE_READONLY_DIRECTORY)
+    throw Error(ExitCode::environment, "cannot open " + path_ + ": its directory is read-only, and SQLite must create " +
+                                           path_ + "-wal and " + path_ + "-shm beside it, even to read");
+  if ((rc & 0xff) == SQLITE_NOTADB)
+    throw Error(ExitCode::environment, "cannot open " + path_ + ": not a medtrail ledger (" + detail + ")");
+  // SQLite reports a write refused for want of space as SQLITE_FULL only for ENOSPC, and keeps
+  // no errno for it; past a file-size limit (EFBIG) it is a plain write error.
+  if (rc == SQLITE_IOERR_WRITE || os_error == ENOSPC || os_error == EFBIG) rc = SQLITE_FULL;
   std::string msg = std::string(what) + " " + path_ + ": ";
   switch (rc & 0xff) {
     case SQLITE_BUSY:
@@ -34,11 +70,11 @@ void Database::fail(int rc, std::string_view what) {
       throw Error(ExitCode::environment, msg + "the ledger is locked by another writer (waited " +
                                              std::to_string(busy_timeout_ms_) + " ms; see --busy-timeout)");
     case SQLITE_READONLY:
-      throw Error(ExitCode::environment, msg + "the ledger or its directory is read-only (" + detail + ")");
+      throw Error(ExitCode::environment, msg + read_only_cause(path_) + " (" + detail + ")");
     case SQLITE_FULL:
-      throw Error(ExitCode::environment, msg + "the disk is full (" + detail + ")");
+      throw Error(ExitCode::environment, msg + "the disk is full or a file-size limit was reached" +
+                                             file_size_limit_note() + " (" + detail + ")");
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
       throw Error(ExitCode::environment, msg + "not a medtrail ledger, or the file is corrupt (" + detail + ")");
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:

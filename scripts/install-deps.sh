@@ -8,6 +8,11 @@ packages=(
   libssl-dev libsqlite3-dev libfmt-dev libcli11-dev libyaml-cpp-dev nlohmann-json3-dev catch2
   scdoc sqlite3 jq openssl
   graphviz  # tests check that trace --format dot output is valid Graphviz
+  # scripts/fuzz.sh (run by scripts/test.sh): clang, and libclang-rt-14-dev for libFuzzer and
+  # the sanitizer runtimes, which clang only recommends (not installed with --no-install-recommends).
+  clang libclang-rt-14-dev
+  # tests/e2e/faults.sh drops root with setpriv so file modes apply.
+  util-linux
 )
 
 missing=()

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Command 2 of the README (and what CI runs): install what is missing, build, run the whole
-# test suite (unit, end-to-end, examples); then the same suite under ASan and UBSan.
+# test suite (unit, end-to-end, examples); then each fuzz target for FUZZ_SECONDS (default 30);
+# then the same suite under ASan and UBSan. MEDTRAIL_SKIP_FUZZ=1 / MEDTRAIL_SKIP_SANITIZERS=1
+# skip the last two.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"
 BUILD_DIR="$root/build" "$root/scripts/build.sh"
 ctest --test-dir "$root/build" --output-on-failure -j2 --timeout 1200
+if [ "${MEDTRAIL_SKIP_FUZZ:-0}" != 1 ]; then
+  # Every libFuzzer target for a bounded time (ASan + UBSan + leak checks): fails on any crash,
+  # leak or sanitizer report and leaves the input in build-fuzz/crashes/.
+  echo "== each fuzz target for ${FUZZ_SECONDS:-30}s"
+  FUZZ_SECONDS="${FUZZ_SECONDS:-30}" "$root/scripts/fuzz.sh"
+fi
 if [ "${MEDTRAIL_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== the suite again under AddressSanitizer + UndefinedBehaviorSanitizer"
   # Optimised (-O2 -g) so the sanitized suite fits CI's time; the sanitizers still see every access.

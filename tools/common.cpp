@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 
 #include "error.hpp"
@@ -86,8 +88,10 @@ void add_format_option(CLI::App& app, std::string& target) {
 }
 
 void print_line(const std::string& line) {
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fputc('\n', stdout);
+  // Stop at the first failed write (disk full, stdout closed) instead of working on and
+  // saying so only at exit.
+  if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fputc('\n', stdout) == EOF)
+    throw Error(ExitCode::environment, std::string("cannot write to standard output: ") + std::strerror(errno));
 }
 
 void print_stderr(const std::string& line) {

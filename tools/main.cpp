@@ -47,6 +47,12 @@ void build_app(CLI::App& app, Globals& globals, std::vector<Command>& commands) 
 int main(int argc, char** argv) {
   using medtrail::Error;
   using medtrail::ExitCode;
+  // Past a file-size limit (ulimit -f) the kernel would kill us with SIGXFSZ mid-write;
+  // ignored, the write fails with EFBIG, SQLite rolls back, and we exit 5 saying why.
+  std::signal(SIGXFSZ, SIG_IGN);
+  // A reader that stops early (`medtrail log | head -1`) ends us quietly, as it ends cat, even
+  // when our parent ignored SIGPIPE: else every later write would fail and end in an error.
+  std::signal(SIGPIPE, SIG_DFL);
   CLI::App app{"medtrail: a tamper-evident, signed, traceable history for medical IoT data", "medtrail"};
   medtrail::cli::Globals globals;
   std::vector<medtrail::cli::Command> commands;
