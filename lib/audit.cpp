@@ -521,7 +521,10 @@ Result run(Ledger& ledger, const std::vector<policy::Policy>& policies, const Op
     for (const auto& [d, s] : saved["subjects"].items()) subjects[d] = s.get<std::string>();
 
   // Integrity first: a tampered ledger's readings are not to be trusted by the rules below.
-  for (const auto& [policy_name, rule] : integrity) {
+  for (const auto& entry : integrity) {
+    // Named copies, not structured bindings: clang 14 cannot capture bindings in a lambda.
+    const auto& policy_name = entry.first;
+    const auto& rule = entry.second;
     VerifyOptions vo{options.trusted, {}};
     verify_ledger(ledger, vo, [&](const medtrail::Finding& v) {
       Finding f;

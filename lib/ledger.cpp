@@ -413,8 +413,7 @@ Identity Ledger::require_active(const PublicKey& key, std::initializer_list<std:
 }
 
 Ledger::Appender::Appender(Ledger& ledger)
-    : ledger_(ledger),
-      insert_leaf_(ledger.db_->prepare(
+    : insert_leaf_(ledger.db_->prepare(
           "INSERT INTO leaves(idx, id, kind, device, gateway, time_ms, received_ms, type, commitment, subject, extra) "
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")),
       insert_node_(ledger.db_->prepare("INSERT INTO nodes(key, hash) VALUES (?, ?)")),

@@ -118,7 +118,6 @@ class Ledger {
     std::uint64_t size() const { return frontier_.size(); }
 
    private:
-    Ledger& ledger_;
     merkle::Frontier frontier_;
     sql::Statement insert_leaf_;
     sql::Statement insert_node_;
