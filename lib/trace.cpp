@@ -18,19 +18,6 @@ constexpr double kEarthRadiusM = 6371008.8;
 constexpr double kPi = 3.14159265358979323846;
 constexpr double kMetresPerDegree = kEarthRadiusM * kPi / 180.0;
 
-// kLeafColumns with every column prefixed by the table alias `l.` (for joins).
-std::string qualified_leaf_columns() {
-  std::string columns = kLeafColumns, out;
-  for (std::size_t start = 0; start < columns.size();) {
-    auto end = std::min(columns.find(',', start), columns.size());
-    auto name = columns.substr(start, end - start);
-    name.erase(0, name.find_first_not_of(' '));
-    out += (out.empty() ? "l." : ", l.") + name;
-    start = end + 1;
-  }
-  return out;
-}
-
 std::optional<Hash> hash_of_blob(std::span<const std::uint8_t> blob) {
   if (blob.size() != 32) return std::nullopt;
   Hash h;
@@ -84,23 +71,10 @@ Lineage lineage(Ledger& ledger, std::uint64_t root, const LineageOptions& option
     return true;
   };
   auto parents_of = [&](std::uint64_t index) {
-    std::vector<std::uint64_t> parents;
-    const json& extra = out.nodes.at(index).row.extra;
-    if (!extra.is_object() || !extra.contains("derived_from")) return parents;
-    for (const auto& link : extra["derived_from"]) {
-      auto text = link.is_string() ? link.get<std::string>() : link.dump();
-      auto h = hash_from_hex(text);
-      bool found = false;
-      if (h) {
-        id_lookup.bind_blob(1, *h);
-        if (id_lookup.step()) {
-          parents.push_back(static_cast<std::uint64_t>(id_lookup.integer(0)));
-          found = true;
-        }
-        id_lookup.reset();
-      }
-      if (!found) out.problems.push_back({"dangling", index, "derived_from names " + text + ", which is not in the ledger"});
-    }
+    std::vector<std::string> missing;
+    auto parents = linked_parents(id_lookup, out.nodes.at(index).row, &missing);
+    for (const auto& link : missing)
+      out.problems.push_back({"dangling", index, "derived_from names " + link + ", which is not in the ledger"});
     return parents;
   };
   auto children_of = [&](std::uint64_t index) {
@@ -173,22 +147,20 @@ Lineage lineage(Ledger& ledger, std::uint64_t root, const LineageOptions& option
 
 std::uint64_t timeline(Ledger& ledger, const TimelineQuery& q, const std::function<void(const TimelineEntry&)>& emit) {
   auto& db = ledger.db();
-  std::string type_filter = q.type ? " AND l.type = ?" : "";
+  std::string type_filter = q.type ? " AND type = ?" : "";
   std::string exists_sql, select;
   switch (q.by) {
     case TimelineQuery::By::device:
       exists_sql = "SELECT 1 FROM leaves WHERE device = ? AND kind = 'reading' LIMIT 1";
-      select = "FROM leaves l WHERE l.device = ? AND l.kind = 'reading' AND l.time_ms BETWEEN ? AND ?" + type_filter +
-               " ORDER BY l.time_ms, l.idx";
+      select = "WHERE device = ? AND kind = 'reading' AND time_ms BETWEEN ? AND ?";
       break;
     case TimelineQuery::By::subject:
       exists_sql = "SELECT 1 FROM leaves WHERE subject = ? LIMIT 1";
-      select = "FROM leaves l WHERE l.subject = ? AND l.time_ms BETWEEN ? AND ?" + type_filter + " ORDER BY l.time_ms, l.idx";
+      select = "WHERE subject = ? AND time_ms BETWEEN ? AND ?";
       break;
     case TimelineQuery::By::asset:
       exists_sql = "SELECT 1 FROM assets WHERE asset = ? LIMIT 1";
-      select = "FROM assets a CROSS JOIN leaves l ON l.idx = a.idx WHERE a.asset = ? AND a.time_ms BETWEEN ? AND ?" +
-               type_filter + " ORDER BY a.time_ms, a.idx";
+      select = "WHERE idx IN (SELECT idx FROM assets WHERE asset = ? AND time_ms BETWEEN ? AND ?)";
       break;
   }
   auto bind_key = [&](sql::Statement& stmt) {
@@ -203,7 +175,8 @@ std::uint64_t timeline(Ledger& ledger, const TimelineQuery& q, const std::functi
                                          ? std::string("no record of that subject in this ledger")
                                          : std::string("no reading of ") + what + q.name + " in this ledger");
   }
-  auto stmt = db.prepare(("SELECT " + qualified_leaf_columns() + " " + select).c_str());
+  auto stmt = db.prepare((std::string("SELECT ") + kLeafColumns + " FROM leaves " + select + type_filter +
+                          " ORDER BY time_ms, idx").c_str());
   bind_key(stmt);
   stmt.bind(2, q.window.since_ms).bind(3, q.window.until_ms);
   if (q.type) stmt.bind(4, *q.type);

@@ -82,22 +82,6 @@ std::optional<ValidReading> reparse_reading(const std::string& reading_text) {
 }
 
 namespace {
-// Parent indexes of a reading's derived_from ids; an id not in the log is skipped (verify
-// reports it as a derivation_link finding).
-std::vector<std::uint64_t> parents_of(sql::Statement& id_lookup, const LeafRow& row) {
-  std::vector<std::uint64_t> parents;
-  if (!row.extra.is_object() || !row.extra.contains("derived_from") || !row.extra["derived_from"].is_array())
-    return parents;
-  for (const auto& link : row.extra["derived_from"]) {
-    auto h = link.is_string() ? hash_from_hex(link.get<std::string>()) : std::nullopt;
-    if (!h) continue;
-    id_lookup.bind_blob(1, *h);
-    if (id_lookup.step()) parents.push_back(static_cast<std::uint64_t>(id_lookup.integer(0)));
-    id_lookup.reset();
-  }
-  return parents;
-}
-
 // Calls `visit` with each reading's index facts, in log order.
 template <typename Visit>
 void for_each_reading_facts(Ledger& ledger, Visit&& visit) {
@@ -115,12 +99,32 @@ void for_each_reading_facts(Ledger& ledger, Visit&& visit) {
 }
 }  // namespace
 
+std::vector<std::uint64_t> linked_parents(sql::Statement& id_lookup, const LeafRow& row, std::vector<std::string>* missing) {
+  std::vector<std::uint64_t> parents;
+  if (!row.extra.is_object() || !row.extra.contains("derived_from")) return parents;
+  for (const auto& link : row.extra["derived_from"]) {
+    auto text = link.is_string() ? link.get<std::string>() : link.dump();
+    auto h = hash_from_hex(text);
+    bool found = false;
+    if (h) {
+      id_lookup.bind_blob(1, *h);
+      if (id_lookup.step()) {
+        parents.push_back(static_cast<std::uint64_t>(id_lookup.integer(0)));
+        found = true;
+      }
+      id_lookup.reset();
+    }
+    if (!found && missing) missing->push_back(text);
+  }
+  return parents;
+}
+
 IndexFacts stored_facts(sql::Statement& id_lookup, const LeafRow& row, const std::string* reading_text) {
   ValidReading reading;
   if (reading_text && payload_is_indexed(row.type))
     if (auto parsed = reparse_reading(*reading_text)) reading = std::move(*parsed);
   reading.type = row.type.value_or("");
-  return facts_of(row, reading, parents_of(id_lookup, row));
+  return facts_of(row, reading, linked_parents(id_lookup, row));
 }
 
 void rebuild_index(Ledger& ledger) {

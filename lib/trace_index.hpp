@@ -64,6 +64,10 @@ class IndexChecker {
 
 // The readings' facts re-derived from a stored payload (reading JSON text).
 std::optional<ValidReading> reparse_reading(const std::string& reading_text);
+// Leaf indexes of the records a row's derived_from ids name, in order; ids not in the log (or
+// not ids) are skipped, and appended to `missing` when given.
+std::vector<std::uint64_t> linked_parents(sql::Statement& id_lookup, const LeafRow& row,
+                                          std::vector<std::string>* missing = nullptr);
 // A stored reading record's index facts; id_lookup is "SELECT idx FROM leaves WHERE id = ?".
 IndexFacts stored_facts(sql::Statement& id_lookup, const LeafRow& row, const std::string* reading_text);
 

@@ -7,13 +7,6 @@
 namespace medtrail::cli {
 namespace {
 
-std::optional<std::int64_t> parse_time_option(const std::string& text, const char* option) {
-  if (text.empty()) return std::nullopt;
-  auto ms = parse_rfc3339_ms(text);
-  if (!ms) throw Error(ExitCode::usage, std::string(option) + " \"" + text + "\" is not an RFC 3339 time, e.g. 2026-03-01T08:00:00Z");
-  return ms;
-}
-
 std::string text_line(const audit::Finding& f) {
   std::string who = !f.asset.empty() ? f.asset : !f.device.empty() ? f.device : f.check;
   std::string when = f.start_ms ? format_rfc3339_ms(*f.start_ms) + (f.end_ms && *f.end_ms != *f.start_ms ? ".." + format_rfc3339_ms(*f.end_ms) : "") : "";

@@ -19,22 +19,10 @@ struct TraceArgs {
   std::string min_duration = "15m", tolerance = "30s", span = "1m";
 };
 
-std::int64_t parse_time_option(const std::string& text, const char* option) {
-  auto ms = parse_rfc3339_ms(text);
-  if (!ms) throw Error(ExitCode::usage, std::string(option) + " \"" + text + "\" is not an RFC 3339 time, e.g. 2026-03-01T08:00:00Z");
-  return *ms;
-}
-
-std::int64_t parse_duration_option(const std::string& text, const char* option) {
-  auto ms = parse_duration_ms(text);
-  if (!ms || *ms < 0) throw Error(ExitCode::usage, std::string(option) + " \"" + text + "\" is not a duration like 30s, 15m, 2h or 7d");
-  return *ms;
-}
-
 trace::TimeWindow window_of(const TraceArgs& a) {
   trace::TimeWindow w;
-  if (!a.since.empty()) w.since_ms = parse_time_option(a.since, "--since");
-  if (!a.until.empty()) w.until_ms = parse_time_option(a.until, "--until");
+  if (auto since = parse_time_option(a.since, "--since")) w.since_ms = *since;
+  if (auto until = parse_time_option(a.until, "--until")) w.until_ms = *until;
   if (w.since_ms > w.until_ms) throw Error(ExitCode::usage, "--since is after --until");
   return w;
 }

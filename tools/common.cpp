@@ -75,6 +75,19 @@ DataKey find_data_key(const Ledger& ledger, const std::string& explicit_path, co
                                        "writes NAME.datakey beside the authority key");
 }
 
+std::optional<std::int64_t> parse_time_option(const std::string& text, const char* option) {
+  if (text.empty()) return std::nullopt;
+  auto ms = parse_rfc3339_ms(text);
+  if (!ms) throw Error(ExitCode::usage, std::string(option) + " \"" + text + "\" is not an RFC 3339 time, e.g. 2026-03-01T08:00:00Z");
+  return ms;
+}
+
+std::int64_t parse_duration_option(const std::string& text, const char* option) {
+  auto ms = parse_duration_ms(text);
+  if (!ms || *ms < 0) throw Error(ExitCode::usage, std::string(option) + " \"" + text + "\" is not a duration like 30s, 15m, 2h or 7d");
+  return *ms;
+}
+
 Format resolve_format(const std::string& requested) {
   if (requested == "json") return Format::json;
   if (requested == "text") return Format::text;

@@ -60,6 +60,11 @@ class Progress {
   bool shown_ = false;
 };
 
+// Option values: an RFC 3339 time (empty text: nullopt) and a duration ("30s", "15m", "2h",
+// "7d"); anything else is a usage error naming the option.
+std::optional<std::int64_t> parse_time_option(const std::string& text, const char* option);
+std::int64_t parse_duration_option(const std::string& text, const char* option);
+
 // "Examples:" block appended to --help.
 std::string examples(std::initializer_list<const char*> lines);
 
