@@ -97,7 +97,7 @@ complete -c medtrail -n "__fish_seen_subcommand_from trace" -l min-duration -r -
 complete -c medtrail -n "__fish_seen_subcommand_from trace" -l hops -r -F -d 'Repeat from contacts up to this many hops'
 complete -c medtrail -n "__fish_seen_subcommand_from trace" -l time-tolerance -r -F -d 'Pair two positions at most this far apart in time'
 complete -c medtrail -n "__fish_seen_subcommand_from trace" -l sample-span -r -F -d 'Exposure each contact sample counts for (one reporting interval)'
-complete -c medtrail -n "__fish_seen_subcommand_from trace" -l method -r -F -d 'Contact search: index (R*Tree) or scan (pairwise, for cross-checking)'
+complete -c medtrail -n "__fish_seen_subcommand_from trace" -l method -r -F -d 'Contact search: index (space-time grid) or scan (pairwise, for cross-checking)'
 complete -c medtrail -n "__fish_seen_subcommand_from trace" -l reveal -d 'Print contacts'\'' clear subject ids (needs the data key)'
 complete -c medtrail -n "__fish_seen_subcommand_from trace" -l data-key -r -F -d 'Pseudonymisation key (default: MEDTRAIL_DATA_KEY or a matching *.datakey beside the ledger)'
 complete -c medtrail -n "__fish_seen_subcommand_from trace" -F

@@ -13,7 +13,7 @@
 //   blocks     signed headers and the checkpoint note issued with each.
 //   identities a derived index of enrolled keys; verify re-derives it from the identity
 //              records in the log and reports any difference.
-//   links, assets, proximity, positions (R*Tree), leaves_device_time, leaves_subject_time:
+//   links, assets, proximity, positions (+ space-time grid), leaves_device_time, leaves_subject_time:
 //              the trace indexes (lib/trace_index.hpp), also derived and checked by verify.
 #pragma once
 #include <functional>
@@ -28,7 +28,7 @@
 
 namespace medtrail {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 inline constexpr int kEnvelopeVersion = 1;
 inline constexpr int kBlockVersion = 1;
 
