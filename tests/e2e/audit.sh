@@ -69,7 +69,7 @@ mt anchor --db ward.db --key keys/hospital.key > /dev/null
 
 # No active policy: nothing to evaluate.
 expect_exit 4 mt audit --db ward.db
-check "no policy is explained" grep -q 'no active policy' err.txt
+check "no policy is explained" grep -q 'no policy on this ledger' err.txt
 
 # Dry run with the file: every planted event, nothing else; criticals make it exit 1.
 expect_exit 1 mt audit --db ward.db --policy ward.yaml
