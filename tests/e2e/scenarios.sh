@@ -90,6 +90,9 @@ PY
   truth_lines "$s.truth.json" > "cron-want-$s.txt"
   same "$s: three cron runs report each planted event exactly once" "cron-want-$s.txt" "cron-found-$s.txt"
 done
+mt simulate --scenario hospital --devices 10 --minutes 120 --list-devices --truth listed.json > listed.ndjson
+check "--list-devices --truth prints enrollment lines" test "$(jq -r .role listed.ndjson | sort -u)" = device
+check "--list-devices --truth writes the same truth" cmp -s listed.json hospital.truth.json
 check "every reading-rule kind is planted by some scenario" \
   test "$(printf '%s\n' "${!kinds_seen[@]}" | sort | tr '\n' ' ')" = "gap geofence malfunction proximity silence sterilization threshold "
 
