@@ -122,8 +122,8 @@ complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l devices -r -F 
 complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l minutes -r -F -d 'Simulated duration in minutes'
 complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l seed -r -F -d 'Random seed: the same seed gives the same output'
 complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l list-devices -d 'Print the devices as enrollment lines for '\''enroll --from -'\'' instead'
-complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l scenario -r -F -d 'Plant a scenario: contacts (contact tracing, needs --devices 50 --minutes 120)'
-complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l truth -r -F -d 'Write what the scenario planted (JSON) to this file'
+complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l scenario -x -a 'contacts origin quarantine hospital provenance telemedicine' -d 'Plant a scenario: contacts (contact tracing, needs --devices 50 --minutes 120), or one of the five uses: origin, quarantine, hospital, provenance, telemedicine (need --minutes 120)'
+complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l truth -r -F -d 'Write what the scenario planted (JSON) to this file: for the five uses, every finding its policy (examples/policies/SCENARIO.yaml) must report'
 complete -c medtrail -n "__fish_seen_subcommand_from simulate" -F
 complete -c medtrail -n "__fish_seen_subcommand_from completion" -l help -d 'Print this help message and exit'
 complete -c medtrail -n "__fish_seen_subcommand_from completion" -a 'bash zsh fish'
