@@ -111,7 +111,7 @@ constexpr long kMarch1 = 1772359200;  // 2026-03-01T10:00:00Z
 
 }  // namespace
 
-TEST_CASE("timestamp tokens in order verify; untimestamped blocks are counted") {
+TEST_CASE("timestamp tokens in order verify, and untimestamped blocks are counted") {
   Fixture fx;
   fx.ledger->store_timestamp(1, fx.tsa.token(fx.checkpoint(1), kMarch1));
   fx.ledger->store_timestamp(2, fx.tsa.token(fx.checkpoint(2), kMarch1 + 60));
