@@ -16,6 +16,10 @@ fi
   GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOCACHE="$WORK/gocache" go build -o "$WORK/go-verify" .) ||
   { fail "building tests/go-verify"; finish; exit 1; }
 gv() { "$WORK/go-verify" "$@"; }
+# Every pair up to 64 in the plain pass. The sanitized pass (scripts/test.sh) looks for memory
+# errors in the same code paths, not for new pairs: up to 16 there keeps its run time in bounds.
+max=64
+[ -n "${MEDTRAIL_SANITIZED:-}" ] && max=16
 
 mt keygen --name hospital --role authority --out keys/ > /dev/null
 vkey=$(sed -n 's/^# vkey: //p' keys/hospital.pub)
@@ -24,7 +28,7 @@ check "the public key names its vkey" test -n "$vkey"
 mt init --db grow.db --authority keys/hospital.key --origin test.example/grow > /dev/null
 mt checkpoint --db grow.db > cp-1.txt
 mt prove --db grow.db --consistency-from cp-1.txt > c-1-1.json
-for size in $(seq 2 64); do
+for size in $(seq 2 "$max"); do
   mt enroll --db grow.db --key keys/hospital.key --role device --name "dev-$size" > /dev/null
   mt anchor --db grow.db --key keys/hospital.key --checkpoint-out "cp-$size.txt" > /dev/null
   for old in $(seq 1 "$size"); do
@@ -33,44 +37,44 @@ for size in $(seq 2 64); do
 done
 
 expect_exit 0 gv checkpoint "$vkey" cp-*.txt
-check "Go accepts all 64 checkpoints" test "$(grep -c '^ok ' out.txt)" -eq 64
+check "Go accepts all $max checkpoints" test "$(grep -c '^ok ' out.txt)" -eq "$max"
 pairs=$(ls c-*-*.json | wc -l)
-check "2,080 proofs for 1 <= old <= new <= 64" test "$pairs" -eq 2080
+check "every pair 1 <= old <= new <= $max has a proof" test "$pairs" -eq $((max * (max + 1) / 2))
 expect_exit 0 gv consistency "$vkey" c-*-*.json
 check "Go's tlog.CheckTree accepts every consistency proof" test "$(grep -c '^ok ' out.txt)" -eq "$pairs"
 
 # Receipts for every record of the final tree, in both forms.
 mt log --db grow.db --records --format json | jq -r 'select(.record) | "\(.index) \(.id)"' > ids.txt
-check "64 records listed" test "$(wc -l < ids.txt)" -eq 64
+check "$max records listed" test "$(wc -l < ids.txt)" -eq "$max"
 while read -r idx id; do
   mt prove --db grow.db "$id" > "receipt-$idx.json"
   mt prove --db grow.db "$id" --format tlog-proof > "receipt-$idx.tlog-proof"
 done < ids.txt
 expect_exit 0 gv receipt "$vkey" receipt-*.json receipt-*.tlog-proof
-check "Go's tlog.CheckRecord accepts all 128 receipts" test "$(grep -c '^ok ' out.txt)" -eq 128
+check "Go's tlog.CheckRecord accepts all $((2 * max)) receipts" test "$(grep -c '^ok ' out.txt)" -eq $((2 * max))
 
 # Corrupted proofs are rejected by the Go verifier too.
-jq -c '.consistency[0] = ("ff" + .consistency[0][2:])' c-5-37.json > bad-consistency.json
+jq -c '.consistency[0] = ("ff" + .consistency[0][2:])' c-5-13.json > bad-consistency.json
 expect_exit 1 gv consistency "$vkey" bad-consistency.json
 check "a corrupted consistency proof fails in Go" grep -q '^FAIL bad-consistency.json' out.txt
-jq -c '.consistency += [.consistency[0]]' c-5-37.json > long-consistency.json
+jq -c '.consistency += [.consistency[0]]' c-5-13.json > long-consistency.json
 expect_exit 1 gv consistency "$vkey" long-consistency.json
-jq -c --slurpfile other c-6-37.json '.old_checkpoint = $other[0].old_checkpoint | .old_size = $other[0].old_size' c-5-37.json > swapped.json
+jq -c --slurpfile other c-6-13.json '.old_checkpoint = $other[0].old_checkpoint | .old_size = $other[0].old_size' c-5-13.json > swapped.json
 expect_exit 1 gv consistency "$vkey" swapped.json
 check "a proof for another old size fails in Go" grep -q '^FAIL swapped.json' out.txt
-awk 'NR==4 {print "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; next} {print}' receipt-17.tlog-proof > bad.tlog-proof
+awk 'NR==4 {print "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; next} {print}' receipt-9.tlog-proof > bad.tlog-proof
 expect_exit 1 gv receipt "$vkey" bad.tlog-proof
-jq -c '.record.name = "dev-x"' receipt-17.json > bad-receipt.json
+jq -c '.record.name = "dev-x"' receipt-9.json > bad-receipt.json
 expect_exit 1 gv receipt "$vkey" bad-receipt.json
 check "a changed record fails in Go" grep -q 'does not hash to leaf_hash' out.txt
-sed 's/^64$/65/' cp-64.txt > bad-cp.txt
+sed "s/^$max\$/$((max + 1))/" "cp-$max.txt" > bad-cp.txt
 expect_exit 1 gv checkpoint "$vkey" bad-cp.txt
 mt keygen --name hospital --role authority --out other/ > /dev/null
-expect_exit 1 gv checkpoint "$(sed -n 's/^# vkey: //p' other/hospital.pub)" cp-64.txt
+expect_exit 1 gv checkpoint "$(sed -n 's/^# vkey: //p' other/hospital.pub)" "cp-$max.txt"
 check "another key with the same name fails in Go" grep -q '^FAIL' out.txt
 
 # And medtrail agrees with Go on a sample of the same proofs.
-for f in c-1-64.json c-63-64.json c-32-33.json c-17-17.json receipt-0.tlog-proof receipt-63.json; do
+for f in "c-1-$max.json" "c-$((max - 1))-$max.json" c-8-9.json c-11-11.json receipt-0.tlog-proof "receipt-$((max - 1)).json"; do
   case $f in
     c-*) expect_exit 0 mt verify --consistency "$f" --trust keys/hospital.pub ;;
     *) expect_exit 0 mt verify --receipt "$f" --trust keys/hospital.pub ;;
