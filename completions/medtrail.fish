@@ -7,7 +7,7 @@ complete -c medtrail -n "not __fish_seen_subcommand_from $medtrail_commands" -a 
 complete -c medtrail -n "not __fish_seen_subcommand_from $medtrail_commands" -a retire -d 'Revoke an identity: its key signs nothing valid from now on'
 complete -c medtrail -n "not __fish_seen_subcommand_from $medtrail_commands" -a ingest -d 'Validate readings (NDJSON), commit them as records, print a receipt per record'
 complete -c medtrail -n "not __fish_seen_subcommand_from $medtrail_commands" -a anchor -d 'Seal pending records into a signed block; print it and a signed checkpoint'
-complete -c medtrail -n "not __fish_seen_subcommand_from $medtrail_commands" -a verify -d 'Check the whole chain, records, a receipt, a file, or an old checkpoint'
+complete -c medtrail -n "not __fish_seen_subcommand_from $medtrail_commands" -a verify -d 'Check the whole chain, records, a receipt, a consistency proof, a file, or an old checkpoint'
 complete -c medtrail -n "not __fish_seen_subcommand_from $medtrail_commands" -a prove -d 'Print a self-contained receipt (record, inclusion proof, signed checkpoint) or a consistency proof'
 complete -c medtrail -n "not __fish_seen_subcommand_from $medtrail_commands" -a checkpoint -d 'Print the latest signed checkpoint (C2SP tlog-checkpoint note)'
 complete -c medtrail -n "not __fish_seen_subcommand_from $medtrail_commands" -a show -d 'Show one record: envelope, reading (where held), block and status'

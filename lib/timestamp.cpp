@@ -145,8 +145,10 @@ Bytes post_http(const std::string& url, const Bytes& request, int timeout_second
     throw Error(ExitCode::usage, "--tsa-url supports http:// only (a timestamp token is signed, so TLS adds no trust); "
                                  "for https use --tsa-cmd 'curl -s --data-binary @- -H \"Content-Type: application/timestamp-query\" URL'");
   BioPtr body(BIO_new_mem_buf(request.data(), static_cast<int>(request.size())));
+  // expect_asn1 = 1: OpenSSL reads the whole DER answer into a memory BIO. Otherwise it may
+  // hand back the (non-blocking) connection itself, whose first read can come up empty.
   BIO* reply = OSSL_HTTP_transfer(nullptr, host, port, path, 0, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 0,
-                                  nullptr, "application/timestamp-query", body.get(), "application/timestamp-reply", 0,
+                                  nullptr, "application/timestamp-query", body.get(), "application/timestamp-reply", 1,
                                   1 << 20, timeout_seconds, 0);
   if (!reply) throw Error(ExitCode::environment, "timestamp request to " + url + " failed: " + openssl_errors());
   BioPtr owned(reply);

@@ -8,7 +8,7 @@
 namespace medtrail::cli {
 
 Command verify_command(CLI::App& root, Globals& g) {
-  auto* app = root.add_subcommand("verify", "Check the whole chain, records, a receipt, a file, or an old checkpoint");
+  auto* app = root.add_subcommand("verify", "Check the whole chain, records, a receipt, a consistency proof, a file, or an old checkpoint");
   struct Args {
     std::string trust, receipt, consistency, checkpoint, file, record, format, tsa_cert;
     std::vector<std::string> ids;
