@@ -27,9 +27,9 @@ _medtrail() {
     enroll) COMPREPLY=($(compgen -W '--key --role --name --kind --from '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     retire) COMPREPLY=($(compgen -W '--key --reason '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     ingest) COMPREPLY=($(compgen -W '--key --data-key --rejects --atomic --max-skew --chunk --max-line '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
-    anchor) COMPREPLY=($(compgen -W '--key --max --checkpoint-out --allow-empty '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
-    verify) COMPREPLY=($(compgen -W '--trust --receipt --checkpoint --file --record --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
-    prove) COMPREPLY=($(compgen -W ' '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    anchor) COMPREPLY=($(compgen -W '--key --max --checkpoint-out --tsa-url --tsa-cmd --tsa-timeout --allow-empty '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    verify) COMPREPLY=($(compgen -W '--trust --receipt --consistency --checkpoint --file --record --tsa-cert --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    prove) COMPREPLY=($(compgen -W '--format --consistency-from '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     checkpoint) COMPREPLY=($(compgen -W '--out '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     show) COMPREPLY=($(compgen -W '--format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     log) COMPREPLY=($(compgen -W '--since-height --records --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;

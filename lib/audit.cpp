@@ -505,6 +505,62 @@ json Finding::to_json() const {
   return j;
 }
 
+json Finding::to_fhir(const std::string& origin, std::int64_t recorded_ms) const {
+  // AuditEvent.outcome: 4 minor failure, 8 serious failure, 12 major failure.
+  const char* outcome = severity == policy::Severity::critical ? "8" : severity == policy::Severity::warning ? "4" : "0";
+  auto identifier = [&](const std::string& what, const std::string& value) {
+    return json{{"identifier", {{"system", "urn:medtrail:" + origin + ":" + what}, {"value", value}}}};
+  };
+  json entities = json::array();
+  auto entity = [&](json what, const char* type_code, const char* type_display, const char* role_code, const char* role_display) {
+    entities.push_back({{"what", std::move(what)},
+                        {"type", {{"system", "http://terminology.hl7.org/CodeSystem/audit-entity-type"}, {"code", type_code}, {"display", type_display}}},
+                        {"role", {{"system", "http://terminology.hl7.org/CodeSystem/object-role"}, {"code", role_code}, {"display", role_display}}}});
+  };
+  for (const auto& id : evidence) entity(identifier("record", id), "2", "System Object", "4", "Domain Resource");
+  if (!device.empty()) entity(identifier("device", device), "2", "System Object", "3", "Report");
+  if (!asset.empty()) entity(identifier("asset", asset), "2", "System Object", "3", "Report");
+  if (!subject.empty()) entity(identifier("subject", subject), "1", "Person", "1", "Patient");
+  json detail = json::array();
+  auto add_detail = [&](const char* key, const std::string& value) {
+    if (!value.empty()) detail.push_back({{"type", key}, {"valueString", value}});
+  };
+  add_detail("policy", policy);
+  add_detail("severity", policy::severity_name(severity));
+  add_detail("peer", peer);
+  add_detail("check", check);
+  add_detail("records", std::to_string(records));
+  // The finding as medtrail prints it rides along, so nothing is lost in translation.
+  entities.push_back({{"what", {{"display", "medtrail finding"}}},
+                      {"type", {{"system", "http://terminology.hl7.org/CodeSystem/audit-entity-type"}, {"code", "4"}, {"display", "Other"}}},
+                      {"description", message},
+                      {"detail", detail}});
+  entities.back()["detail"].push_back({{"type", "finding"}, {"valueString", to_json().dump()}});
+  json event = {
+      {"resourceType", "AuditEvent"},
+      {"type", {{"system", "http://dicom.nema.org/resources/ontology/DCM"}, {"code", "110113"}, {"display", "Security Alert"}}},
+      {"subtype", json::array({{{"system", "urn:medtrail:rule-kind"}, {"code", kind}, {"display", rule}}})},
+      {"action", "E"},
+      {"recorded", format_rfc3339_ms(recorded_ms)},
+      {"outcome", outcome},
+      {"outcomeDesc", message},
+      {"agent", json::array({{{"type", {{"coding", json::array({{{"system", "http://dicom.nema.org/resources/ontology/DCM"},
+                                                                 {"code", "110150"}, {"display", "Application"}}})}}},
+                              {"who", {{"display", "medtrail audit"}}},
+                              {"requestor", false}}})},
+      {"source", {{"site", origin},
+                  {"observer", {{"display", "medtrail audit of " + origin}}},
+                  {"type", json::array({{{"system", "http://terminology.hl7.org/CodeSystem/security-source-type"},
+                                         {"code", "4"}, {"display", "Application Server"}}})}}},
+      {"entity", entities},
+  };
+  if (start_ms) {
+    event["period"] = {{"start", format_rfc3339_ms(*start_ms)}};
+    if (end_ms) event["period"]["end"] = format_rfc3339_ms(*end_ms);
+  }
+  return event;
+}
+
 std::vector<policy::Policy> active_policies(Ledger& ledger) {
   std::vector<policy::Policy> out;
   auto log = load_policy_log(ledger, ledger.size());  // kept alive: active() points into it

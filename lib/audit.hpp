@@ -33,6 +33,9 @@ struct Finding {
   std::vector<std::string> evidence;  // record ids (at most kMaxEvidence, the first ones)
   std::uint64_t records = 0;          // how many records the finding rests on
   nlohmann::json to_json() const;
+  // A FHIR R4 AuditEvent (a DICOM "Security Alert" by medtrail audit on log `origin`), for a
+  // FHIR server or SIEM that stores audit events; recorded is when the audit ran.
+  nlohmann::json to_fhir(const std::string& origin, std::int64_t recorded_ms) const;
 };
 
 inline constexpr std::size_t kMaxEvidence = 16;

@@ -100,6 +100,12 @@ DROP TABLE positions;
 ALTER TABLE positions_grid_table RENAME TO positions;
 CREATE INDEX positions_grid ON positions(t_s / 60, lat >> 7, lon, t_s, lat);
 )sql",
+    // 5: RFC 3161 timestamp tokens over block checkpoints (lib/timestamp.hpp). Kept beside
+    // the blocks, not in them: a token arrives after its block is sealed and signs the
+    // checkpoint, so it cannot be part of what the authority signed.
+    R"sql(
+CREATE TABLE timestamps(height INTEGER PRIMARY KEY REFERENCES blocks(height), token BLOB NOT NULL);
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 static_assert(kMigrationCount == kSchemaVersion);
@@ -535,6 +541,20 @@ LeafRow Ledger::retire(const SigningKey& authority, const std::string& name, con
   db_->prepare("UPDATE identities SET retired_idx = ? WHERE name = ?").bind(1, index).bind(2, name).run();
   tx.commit();
   return row;
+}
+
+void Ledger::store_timestamp(std::uint64_t height, std::span<const std::uint8_t> token) {
+  sql::WriteTransaction tx(*db_);
+  db_->prepare("INSERT INTO timestamps(height, token) VALUES (?, ?)").bind(1, height).bind_blob(2, token).run();
+  tx.commit();
+}
+
+std::optional<Bytes> Ledger::timestamp(std::uint64_t height) {
+  auto stmt = db_->prepare("SELECT token FROM timestamps WHERE height = ?");
+  stmt.bind(1, height);
+  if (!stmt.step()) return std::nullopt;
+  auto blob = stmt.blob(0);
+  return Bytes(blob.begin(), blob.end());
 }
 
 std::optional<Block> Ledger::anchor(const SigningKey& authority, std::uint64_t max_records, bool allow_empty) {

@@ -2,7 +2,7 @@
 // stored interior hashes of its RFC 9162 tree, the payloads the leaves commit to, and the
 // authority-signed blocks that seal the log.
 //
-// On-disk layout (schema version 3; docs/FORMATS.md is the contract for outside verifiers):
+// On-disk layout (schema version 4; docs/FORMATS.md is the contract for outside verifiers):
 //   leaves     one row per record. The envelope is not stored as text: it is rebuilt from
 //              these columns (plus the JCS object in `extra`) and hashed, so any edit of a
 //              column changes the leaf hash that verify recomputes.
@@ -15,6 +15,7 @@
 //              records in the log and reports any difference.
 //   links, assets, proximity, positions (+ space-time grid), leaves_device_time, leaves_subject_time:
 //              the trace indexes (lib/trace_index.hpp), also derived and checked by verify.
+//   timestamps RFC 3161 tokens over block checkpoints, by height (lib/timestamp.hpp).
 #pragma once
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -28,7 +29,7 @@
 
 namespace medtrail {
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 inline constexpr int kEnvelopeVersion = 1;
 inline constexpr int kBlockVersion = 1;
 
@@ -137,6 +138,10 @@ class Ledger {
   // Seals pending records into the next block. nullopt when nothing is pending and
   // allow_empty is false.
   std::optional<Block> anchor(const SigningKey& authority, std::uint64_t max_records, bool allow_empty);
+
+  // RFC 3161 tokens over block checkpoints (schema 4); store_timestamp runs its own transaction.
+  void store_timestamp(std::uint64_t height, std::span<const std::uint8_t> token);
+  std::optional<Bytes> timestamp(std::uint64_t height);
 
   // Throws unless `key` is enrolled with one of `roles` and not retired.
   Identity require_active(const PublicKey& key, std::initializer_list<std::string_view> roles);

@@ -128,6 +128,113 @@ json lineage_prov(const Lineage& lineage, const std::string& origin) {
   return out;
 }
 
+namespace {
+
+json coding(const char* system, const std::string& code, const std::string& display) {
+  return {{"system", system}, {"code", code}, {"display", display}};
+}
+
+// Agent: participant type (author, enterer, attester), medtrail role, who by identifier.
+json fhir_agent(const std::string& origin, const char* type_code, const char* type_display, const std::string& role,
+                const std::string& system, const std::string& value, const std::string& display) {
+  return {{"type", {{"coding", json::array({coding("http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                                                   type_code, type_display)})}}},
+          {"role", json::array({{{"coding", json::array({coding("urn:medtrail:role", role, role)})}}})},
+          {"who", {{"identifier", {{"system", "urn:medtrail:" + origin + ":" + system}, {"value", value}}}, {"display", display}}}};
+}
+
+// FHIR Signature. type from ASTM E1762 (the code system FHIR's signature-type binds to).
+json fhir_signature(const char* type_code, const char* type_display, const std::string& when, json who,
+                    const std::string& signed_content, const std::string& sig) {
+  return {{"type", json::array({coding("urn:iso-astm:E1762-95:2013", type_code, type_display)})},
+          {"when", when},
+          {"who", std::move(who)},
+          // What the Ed25519 signature covers; FORMATS.md says how to rebuild those bytes.
+          {"targetFormat", "application/json"},
+          {"sigFormat", "application/octet-stream"},
+          {"data", sig},
+          {"extension", json::array({{{"url", "urn:medtrail:signed-content"}, {"valueString", signed_content}}})}};
+}
+
+}  // namespace
+
+json lineage_fhir(const Lineage& lineage, Ledger& ledger) {
+  const std::string origin = ledger.origin();
+  const std::string record_system = "urn:medtrail:" + origin + ":record";
+  auto record_ref = [&](const LineageNode& n) {
+    return json{{"identifier", {{"system", record_system}, {"value", id_of(n)}}},
+                {"display", n.row.type.value_or(n.row.kind) + (n.row.device ? " from " + *n.row.device : "")}};
+  };
+  std::map<std::uint64_t, std::vector<std::uint64_t>> parents;
+  for (const auto& e : lineage.edges) parents[e.child].push_back(e.parent);
+  json entries = json::array();
+  for (const auto& [index, node] : lineage.nodes) {
+    const LeafRow& row = node.row;
+    json agents = json::array(), signatures = json::array(), entities = json::array();
+    std::string recorded = format_rfc3339_ms(row.received_ms);
+    if (row.kind == "reading") {
+      if (row.device) agents.push_back(fhir_agent(origin, "author", "Author", "device", "device", *row.device, *row.device));
+      if (row.gateway)
+        agents.push_back(fhir_agent(origin, "enterer", "Enterer", "gateway", "key", *row.gateway,
+                                    node.gateway_name.empty() ? *row.gateway : node.gateway_name));
+      // A device that signs its readings: its signature over JCS(reading without sig).
+      if (auto payload = ledger.payload(index); payload && payload->at("reading").is_object()) {
+        const json& reading = payload->at("reading");
+        if (reading.contains("sig") && reading["sig"].is_string() && row.device)
+          signatures.push_back(fhir_signature("1.2.840.10065.1.12.1.1", "Author's Signature", time_of(node),
+                                              {{"identifier", {{"system", "urn:medtrail:" + origin + ":device"}, {"value", *row.device}}}},
+                                              "JCS of the reading as received, without sig", reading["sig"].get<std::string>()));
+        // The source: the reading as received, which the record commits to (salted).
+        if (row.commitment)
+          entities.push_back({{"role", "source"},
+                              {"what", {{"identifier", {{"system", "urn:medtrail:commitment"}, {"value", to_hex(*row.commitment)}}},
+                                        {"display", "the " + row.type.value_or("reading") + " reading as received (salted SHA-256 commitment)"}}}});
+      }
+    } else if (row.gateway) {
+      auto signer = ledger.identity_by_key_id(*row.gateway);
+      agents.push_back(fhir_agent(origin, "author", "Author", signer ? signer->role : "signer", "key", *row.gateway,
+                                  signer ? signer->name : *row.gateway));
+      if (row.extra.is_object() && row.extra.contains("sig") && row.extra["sig"].is_string())
+        signatures.push_back(fhir_signature("1.2.840.10065.1.12.1.1", "Author's Signature", recorded,
+                                            {{"identifier", {{"system", "urn:medtrail:" + origin + ":key"}, {"value", *row.gateway}}}},
+                                            "JCS of the record's envelope without sig", row.extra["sig"].get<std::string>()));
+    }
+    // The authority that sealed the record in a block attests it; its block signature covers
+    // the log root and so this record.
+    if (node.block) {
+      if (auto block = ledger.block(*node.block)) {
+        std::string signer_id = block->header.value("signer", "");
+        auto authority = ledger.identity_by_key_id(signer_id);
+        std::string name = authority ? authority->name : signer_id;
+        agents.push_back(fhir_agent(origin, "attester", "Attester", "authority", "key", signer_id, name));
+        for (const auto& s : block->signatures)
+          if (s.is_object() && s.value("key_id", "") == signer_id)
+            signatures.push_back(fhir_signature("1.2.840.10065.1.12.1.5", "Verification Signature",
+                                                block->header.value("time", recorded),
+                                                {{"identifier", {{"system", "urn:medtrail:" + origin + ":key"}, {"value", signer_id}}},
+                                                 {"display", name}},
+                                                "JCS of block " + std::to_string(*node.block) + "'s header", s.value("sig", "")));
+      }
+    }
+    if (auto it = parents.find(index); it != parents.end())
+      for (auto parent : it->second) entities.push_back({{"role", "derivation"}, {"what", record_ref(lineage.nodes.at(parent))}});
+    json provenance = {{"resourceType", "Provenance"},
+                       {"id", id_of(node)},
+                       {"target", json::array({record_ref(node)})},
+                       {"occurredDateTime", time_of(node)},
+                       {"recorded", recorded},
+                       {"activity", {{"coding", json::array({coding("http://terminology.hl7.org/CodeSystem/v3-DataOperation",
+                                                                    "CREATE", "create")})}}},
+                       {"agent", agents}};
+    if (!entities.empty()) provenance["entity"] = entities;
+    if (!signatures.empty()) provenance["signature"] = signatures;
+    entries.push_back({{"fullUrl", "urn:medtrail:" + origin + ":provenance:" + id_of(node)},
+                       {"resource", provenance},
+                       {"request", {{"method", "PUT"}, {"url", "Provenance/" + id_of(node)}}}});
+  }
+  return {{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", entries}};
+}
+
 std::string lineage_dot(const Lineage& lineage) {
   std::string out = "digraph lineage {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\", fontsize=10];\n";
   std::set<std::uint64_t> troubled;

@@ -13,6 +13,9 @@ packages=(
   clang libclang-rt-14-dev
   # tests/e2e/faults.sh drops root with setpriv so file modes apply.
   util-linux
+  # tests/e2e/interop.sh builds tests/go-verify, an independent verifier on Go's
+  # golang.org/x/mod/sumdb/note and sumdb/tlog, offline from Debian's source package.
+  golang-go golang-golang-x-mod-dev
 )
 
 missing=()

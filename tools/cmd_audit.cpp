@@ -34,7 +34,10 @@ Command audit_command(CLI::App& root, Globals& g) {
   auto* record = app->add_flag("--record-findings", args->record, "Append each finding as a signed alert record (needs --key)");
   auto* key = app->add_option("--key", args->key, "Auditor or authority private key that signs the alert records")->envname("MEDTRAIL_KEY");
   app->add_option("--trust", args->trust, "Authority public key to pin for the integrity rule and the state's checkpoint");
-  add_format_option(*app, args->format);
+  app->add_option("--format", args->format,
+                  "Output format: json (NDJSON), text, fhir (one FHIR R4 AuditEvent per line; the summary goes to stderr), or auto")
+      ->check(CLI::IsMember({"auto", "json", "text", "fhir"}))
+      ->default_val("auto");
   record->needs(key);
   app->footer(examples({
       "medtrail audit --db ward3.db --since 2026-03-01T00:00:00Z --until 2026-03-02T00:00:00Z",
@@ -42,10 +45,13 @@ Command audit_command(CLI::App& root, Globals& g) {
       "*/15 * * * * medtrail audit --db /var/lib/medtrail/ward3.db --state /var/lib/medtrail/audit.state "
       "--record-findings --key /etc/medtrail/auditor.key >> findings.ndjson",
       "medtrail audit --db ward3.db | jq -c 'select(.kind==\"finding\" and .severity==\"critical\")'",
+      "medtrail audit --db ward3.db --format fhir > audit-events.ndjson   # FHIR R4 AuditEvent resources",
       "Exit 1 when a finding is at or above --fail-on (default warning).",
   }));
   return {app, [args, &g]() {
-            Format format = resolve_format(args->format);
+            const bool fhir = args->format == "fhir";
+            Format format = fhir ? Format::json : resolve_format(args->format);
+            const std::int64_t started_ms = now_unix_ms();
             audit::Options options;
             options.since_ms = parse_time_option(args->since, "--since");
             options.until_ms = parse_time_option(args->until, "--until");
@@ -69,7 +75,8 @@ Command audit_command(CLI::App& root, Globals& g) {
             std::vector<nlohmann::json> recorded;
             auto emit = [&](const audit::Finding& f) {
               auto j = f.to_json();
-              if (format == Format::json) print_json(j);
+              if (fhir) print_json(f.to_fhir(ledger.origin(), started_ms));
+              else if (format == Format::json) print_json(j);
               else print_line(text_line(f));
               std::fflush(stdout);
               if (args->record) recorded.push_back(std::move(j));
@@ -131,7 +138,8 @@ Command audit_command(CLI::App& root, Globals& g) {
                                       {"findings", result.findings},
                                       {"recorded", recorded.size()},
                                       {"worst", result.worst ? nlohmann::json(policy::severity_name(*result.worst)) : nlohmann::json()}};
-            if (format == Format::json) print_json(summary);
+            if (fhir) print_stderr(summary.dump());
+            else if (format == Format::json) print_json(summary);
             else print_line("audited records " + std::to_string(options.from_index) + " to " + std::to_string(result.next_index) +
                             ": " + std::to_string(result.findings) + " findings");
             return result.worst && *result.worst >= fail_on ? static_cast<int>(ExitCode::verification_failed) : 0;

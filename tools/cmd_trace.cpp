@@ -64,6 +64,7 @@ int run_lineage(Ledger& ledger, const TraceArgs& a) {
   auto graph = trace::lineage(ledger, ledger.resolve(a.id), options);
   std::string format = a.format.empty() || a.format == "auto" ? "json" : a.format;
   if (format == "json") print_json(trace::lineage_json(graph));
+  else if (format == "fhir") print_json(trace::lineage_fhir(graph, ledger));
   else if (format == "prov") print_line(trace::lineage_prov(graph, ledger.origin()).dump(2));
   else if (format == "dot") std::fputs(trace::lineage_dot(graph).c_str(), stdout);
   else std::fputs(trace::lineage_text(graph).c_str(), stdout);
@@ -150,8 +151,8 @@ Command trace_command(CLI::App& root, Globals& g) {
   app->add_flag("--up", a->up, "Lineage: only ancestors (what the record was derived from)");
   app->add_flag("--down", a->down, "Lineage: only descendants (what was derived from it)");
   app->add_option("--depth", a->depth, "Lineage: follow at most N derivation steps each way")->check(CLI::NonNegativeNumber);
-  app->add_option("--format", a->format, "Lineage output: json (nodes and edges), prov (W3C PROV-JSON), dot, text")
-      ->check(CLI::IsMember({"auto", "json", "prov", "dot", "text"}))
+  app->add_option("--format", a->format, "Lineage output: json (nodes and edges), prov (W3C PROV-JSON), fhir (FHIR R4 Provenance Bundle), dot, text")
+      ->check(CLI::IsMember({"auto", "json", "prov", "fhir", "dot", "text"}))
       ->default_val("json");
   app->add_option("--device", a->device, "Timeline of a device's readings");
   app->add_option("--subject", a->subject, "Timeline of a subject (clear id with the data key, or its 64-hex pseudonym)");
@@ -175,6 +176,7 @@ Command trace_command(CLI::App& root, Globals& g) {
       "medtrail trace --db ward3.db 3f9a01c2 --format text",
       "medtrail trace --db ward3.db 3f9a01c2 --up --format dot | dot -Tsvg > lineage.svg",
       "medtrail trace --db ward3.db 3f9a01c2 --format prov > lineage.prov.json",
+      "medtrail trace --db ward3.db 3f9a01c2 --format fhir | curl -H 'Content-Type: application/fhir+json' --data-binary @- https://fhir.example/r4",
       "medtrail trace --db ward3.db --device wb-0042 --since 2026-03-01T08:00:00Z --type body_temperature",
       "medtrail trace --db ward3.db --subject patient-0001 --data-key keys/hospital.datakey",
       "medtrail trace --db ward3.db --asset resp-0001-01",

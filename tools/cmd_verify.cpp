@@ -1,38 +1,52 @@
 #include "commands.hpp"
 #include "error.hpp"
 #include "keys.hpp"
+#include "proofs.hpp"
+#include "timestamp.hpp"
 #include "verify.hpp"
 
 namespace medtrail::cli {
 
 Command verify_command(CLI::App& root, Globals& g) {
-  auto* app = root.add_subcommand("verify", "Check the whole chain, records, a receipt, a file, or an old checkpoint");
+  auto* app = root.add_subcommand("verify", "Check the whole chain, records, a receipt, a consistency proof, a file, or an old checkpoint");
   struct Args {
-    std::string trust, receipt, checkpoint, file, record, format;
+    std::string trust, receipt, consistency, checkpoint, file, record, format, tsa_cert;
     std::vector<std::string> ids;
   };
   auto args = std::make_shared<Args>();
   app->add_option("--trust", args->trust, "Authority public key (NAME.pub) to pin; without it the authority is unpinned");
-  auto* receipt = app->add_option("--receipt", args->receipt, "Verify a receipt from 'prove' offline (no database)");
+  auto* receipt = app->add_option("--receipt", args->receipt,
+                                  "Verify a receipt from 'prove' offline (no database): JSON, or tlog-proof text (needs --trust)");
+  auto* consistency = app->add_option("--consistency", args->consistency,
+                                      "Verify a consistency proof from 'prove --consistency-from' offline (no database)");
   auto* checkpoint = app->add_option("--checkpoint", args->checkpoint, "Check the ledger only grew since this old checkpoint");
   auto* file = app->add_option("--file", args->file, "Check a file against the digest its record committed to (with --record)");
   auto* record = app->add_option("--record", args->record, "Record id for --file");
+  auto* tsa_cert = app->add_option("--tsa-cert", args->tsa_cert,
+                                   "With a whole-chain check: also verify every block's RFC 3161 token against this CA (PEM)");
+  tsa_cert->excludes(receipt)->excludes(consistency)->excludes(checkpoint)->excludes(file);
   app->add_option("ids", args->ids, "Record ids (or unique prefixes) whose inclusion to check in O(log n)");
   add_format_option(*app, args->format);
   file->needs(record);
   record->needs(file);
-  receipt->excludes(checkpoint)->excludes(file);
+  receipt->excludes(checkpoint)->excludes(file)->excludes(consistency);
+  consistency->excludes(checkpoint)->excludes(file);
   checkpoint->excludes(file);
   // Every mode takes its own target: ids given with another mode would be silently ignored.
   app->callback([args]() {
-    if (!args->ids.empty() && (!args->receipt.empty() || !args->checkpoint.empty() || !args->file.empty()))
-      throw CLI::ValidationError("ids", "record ids cannot be combined with --receipt, --checkpoint or --file");
+    if (!args->ids.empty() && !args->tsa_cert.empty())
+      throw CLI::ValidationError("ids", "--tsa-cert checks the whole chain; it cannot be combined with record ids");
+    if (!args->ids.empty() && (!args->receipt.empty() || !args->consistency.empty() || !args->checkpoint.empty() || !args->file.empty()))
+      throw CLI::ValidationError("ids", "record ids cannot be combined with --receipt, --consistency, --checkpoint or --file");
   });
   app->footer(examples({
       "medtrail verify --db ward3.db --trust keys/hospital.pub",
       "medtrail verify --db ward3.db 3f9a01c2 b21c7d40",
       "medtrail verify --receipt receipt.json --trust keys/hospital.pub",
+      "medtrail verify --receipt 3f9a01c2.tlog-proof --trust keys/hospital.pub",
+      "medtrail verify --consistency grew.json --trust keys/hospital.pub",
       "medtrail verify --db ward3.db --checkpoint cp-1.txt --trust keys/hospital.pub",
+      "medtrail verify --db ward3.db --trust keys/hospital.pub --tsa-cert tsa-ca.pem",
       "medtrail verify --db ward3.db --file reports/ecg-0042.pdf --record 9c1e22aa",
       "Exit 1 and one JSON finding per problem when anything does not verify.",
   }));
@@ -58,10 +72,24 @@ Command verify_command(CLI::App& root, Globals& g) {
             };
             if (!args->receipt.empty()) {
               auto text = read_file(args->receipt);
+              if (looks_like_tlog_proof(text)) {
+                // The text form carries no key: only a pinned authority can check its signature.
+                if (!trusted) throw Error(ExitCode::usage, "a tlog-proof names no key; pass --trust AUTHORITY.pub to verify it");
+                std::uint64_t ignored = 0;
+                Hash leaf = verify_tlog_proof(TlogProof::parse(text), *trusted, ignored, sink);
+                return finish({{"receipt", args->receipt}, {"record", to_hex(leaf)}, {"form", "tlog-proof"}});
+              }
               auto receipt_json = nlohmann::json::parse(text, nullptr, false);
               if (!receipt_json.is_object()) throw Error(ExitCode::usage, args->receipt + " is not a JSON receipt");
               verify_receipt(receipt_json, trusted, sink);
               return finish({{"receipt", args->receipt}, {"record", receipt_json.value("leaf_hash", "")}});
+            }
+            if (!args->consistency.empty()) {
+              auto proof = nlohmann::json::parse(read_file(args->consistency), nullptr, false);
+              if (!proof.is_object()) throw Error(ExitCode::usage, args->consistency + " is not a JSON consistency proof");
+              verify_consistency_proof(proof, trusted, sink);
+              return finish({{"consistency", args->consistency}, {"old_size", proof.value("old_size", 0)},
+                             {"new_size", proof.value("new_size", 0)}});
             }
             auto ledger = open_ledger(g, false);
             if (!args->checkpoint.empty()) {
@@ -82,10 +110,18 @@ Command verify_command(CLI::App& root, Globals& g) {
               }
               return finish({{"records", args->ids.size()}});
             }
+            std::optional<tsa::TrustStore> tsa_trust;
+            if (!args->tsa_cert.empty()) tsa_trust = tsa::TrustStore::load(args->tsa_cert);
             Progress progress("verified");
             VerifyOptions options{trusted, [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); }};
-            auto summary = verify_ledger(ledger, options, sink);
-            return finish(summary.to_json());
+            auto summary = verify_ledger(ledger, options, sink).to_json();
+            if (tsa_trust) {
+              auto stamps = tsa::verify_timestamps(ledger, *tsa_trust, sink);
+              summary["timestamped"] = stamps.timestamped;
+              summary["untimestamped"] = stamps.untimestamped;
+              summary["findings"] = findings;
+            }
+            return finish(summary);
           }};
 }
 
