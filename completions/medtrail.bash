@@ -25,7 +25,7 @@ _medtrail() {
     init) COMPREPLY=($(compgen -W '--authority --origin --data-key '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     enroll) COMPREPLY=($(compgen -W '--key --role --name --kind --from '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     retire) COMPREPLY=($(compgen -W '--key --reason '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
-    ingest) COMPREPLY=($(compgen -W '--key --data-key --rejects --atomic --max-skew --chunk --max-line '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    ingest) COMPREPLY=($(compgen -W '--key --data-key --rejects --atomic --max-skew --chunk --max-line --format --map --device --max-document '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     anchor) COMPREPLY=($(compgen -W '--key --max --checkpoint-out --allow-empty '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     verify) COMPREPLY=($(compgen -W '--trust --receipt --checkpoint --file --record --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     prove) COMPREPLY=($(compgen -W ' '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;

@@ -90,6 +90,13 @@ CREATE VIRTUAL TABLE positions USING rtree_i32(idx, t_min, t_max, lat_min, lat_m
     R"sql(
 CREATE INDEX leaves_policy ON leaves(idx) WHERE kind IN ('policy', 'policy_retirement');
 )sql",
+    // 4: the ids readings had in their source system (FHIR "Observation/<id>"), so later input
+    // can name them in derivedFrom/hasMember. A trace index: derived from the payloads, checked
+    // by verify. Nothing older can hold a source_ref (validation rejected the member), so
+    // there is nothing to rebuild.
+    R"sql(
+CREATE TABLE source_refs(ref TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY(ref, idx)) WITHOUT ROWID;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 static_assert(kMigrationCount == kSchemaVersion);
@@ -175,9 +182,11 @@ void Ledger::migrate() {
                                            std::to_string(kSchemaVersion) + "); upgrade medtrail");
   for (int v = version; v < kMigrationCount; ++v) {
     db_->exec(kMigrations[v]);
-    if (v == 1) trace::rebuild_index(*this);  // a ledger written before the indexes existed
     db_->exec(("PRAGMA user_version=" + std::to_string(v + 1)).c_str());
   }
+  // A ledger written before the trace indexes existed: fill them once every index table exists
+  // (the migrations run in the caller's transaction, so this is all or nothing).
+  if (version <= 1) trace::rebuild_index(*this);
 }
 
 void Ledger::load_meta() {

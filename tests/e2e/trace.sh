@@ -144,7 +144,7 @@ sqlite3 v1.db "DROP TABLE links; DROP TABLE assets; DROP TABLE proximity; DROP T
 expect_exit 5 mt trace --db v1.db --contacts patient-0001 "${window[@]}"
 check "a reader asks for a migration" grep -q 'older schema' err.txt
 expect_exit 0 mt anchor --db v1.db --key keys/hospital.key
-check "migrated to the current schema" test "$(sqlite3 v1.db 'PRAGMA user_version')" = 3
+check "migrated to the current schema" test "$(sqlite3 v1.db 'PRAGMA user_version')" = 4
 expect_exit 0 mt verify --db v1.db --trust keys/hospital.pub
 expect_exit 0 mt trace --db v1.db --contacts patient-0001 "${window[@]}" --hops 2 --reveal
 check "rebuilt indexes give the same contacts" cmp -s out.txt contacts.ndjson
