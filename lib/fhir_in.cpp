@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <map>
 #include <set>
 
@@ -378,18 +377,31 @@ void order_by_links(std::vector<Converted>& items) {
   for (std::size_t i = 0; i < items.size(); ++i)
     if (items[i].reading.is_object() && items[i].reading.contains("source_ref"))
       by_ref.emplace(items[i].reading["source_ref"].get<std::string>(), i);
-  std::vector<int> state(items.size(), 0);  // 0 new, 1 visiting, 2 placed
+  std::vector<int> state(items.size(), 0);  // 0 new, 1 on the path, 2 placed
   std::vector<Converted> ordered;
   ordered.reserve(items.size());
-  std::function<void(std::size_t)> place = [&](std::size_t i) {
-    if (state[i] != 0) return;  // placed, or a cycle: its links stay unresolved
-    state[i] = 1;
-    for (const auto& link : items[i].links)
-      if (auto it = by_ref.find(link); it != by_ref.end()) place(it->second);
-    state[i] = 2;
-    ordered.push_back(std::move(items[i]));
-  };
-  for (std::size_t i = 0; i < items.size(); ++i) place(i);
+  // Depth-first, with an explicit stack: a hostile Bundle may chain thousands of entries.
+  std::vector<std::pair<std::size_t, std::size_t>> stack;  // (item, next link to visit)
+  for (std::size_t root = 0; root < items.size(); ++root) {
+    if (state[root] != 0) continue;
+    state[root] = 1;
+    stack.emplace_back(root, 0);
+    while (!stack.empty()) {
+      auto& [i, next] = stack.back();
+      if (next < items[i].links.size()) {
+        auto it = by_ref.find(items[i].links[next++]);
+        // A target on the path is a cycle: that link stays unresolved.
+        if (it != by_ref.end() && state[it->second] == 0) {
+          state[it->second] = 1;
+          stack.emplace_back(it->second, 0);
+        }
+        continue;
+      }
+      state[i] = 2;
+      ordered.push_back(std::move(items[i]));
+      stack.pop_back();
+    }
+  }
   items = std::move(ordered);
 }
 

@@ -1,5 +1,7 @@
 #include "input_format.hpp"
 
+#include <set>
+
 #include "encoding.hpp"
 #include "error.hpp"
 #include "trace_index.hpp"
@@ -59,7 +61,14 @@ class FhirFeeder {
       }
       if (item.reading.contains("source_ref")) locator["fhir"] = item.reading["source_ref"];
       if (!item.links.empty()) {
-        ingestor_.append_waiting();  // entries named by this one were added just before it
+        // An entry this one names may still wait for its commit (its id is not known yet):
+        // append the waiting ones first. Only then, so a Bundle is not one seal per link.
+        bool waiting = false;
+        for (const auto& link : item.links) waiting = waiting || added_since_append_.count(link);
+        if (waiting) {
+          ingestor_.append_waiting();
+          added_since_append_.clear();
+        }
         json ids = json::array(), unresolved = json::array();
         for (const auto& link : item.links) {
           auto index = trace::find_source_ref(ledger_.db(), link);
@@ -69,12 +78,14 @@ class FhirFeeder {
         if (!ids.empty()) item.reading["derived_from"] = ids;
         if (!unresolved.empty()) locator["unresolved"] = unresolved;
       }
+      if (item.reading.contains("source_ref")) added_since_append_.insert(item.reading["source_ref"].get<std::string>());
       ingestor_.add_reading(source_, line, item.reading, locator);
     }
     return conversion.skipped;
   }
 
  private:
+  std::set<std::string> added_since_append_;
   Ingestor& ingestor_;
   Ledger& ledger_;
   std::string source_;

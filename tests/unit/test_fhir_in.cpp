@@ -210,3 +210,18 @@ TEST_CASE("generic observations are validated like every reading", "[fhir][readi
   CHECK_THAT(check(R"({"device":"d-1","time":"2026-03-01T10:00:00Z","type":"heart_rate","value":70,"unit":"/min","source_ref":""})"),
              Catch::Contains("source_ref"));
 }
+
+TEST_CASE("a long derivedFrom chain is ordered without deep recursion", "[fhir]") {
+  json bundle = {{"resourceType", "Bundle"}, {"type", "collection"}, {"entry", json::array()}};
+  const int n = 50000;
+  for (int i = 0; i < n; ++i) {
+    json obs = observation(R"("code":{"coding":[{"system":"urn:x","code":"c"}]})");
+    obs["id"] = "o" + std::to_string(i);
+    if (i + 1 < n) obs["derivedFrom"] = json::array({{{"reference", "Observation/o" + std::to_string(i + 1)}}});
+    bundle["entry"].push_back({{"resource", obs}});
+  }
+  auto c = fhir::convert(bundle, {});
+  REQUIRE(c.items.size() == static_cast<std::size_t>(n));
+  CHECK(c.items.front().entry == static_cast<std::uint64_t>(n - 1));  // the end of the chain first
+  CHECK(c.items.back().entry == 0u);
+}
