@@ -140,7 +140,8 @@ expect_exit 4 mt trace --db ward.db --origin patient-0002 "${window[@]}"   # nev
 # A schema-1 ledger (no trace indexes) is migrated by the next writer, which rebuilds them.
 cp ward.db v1.db
 sqlite3 v1.db "DROP TABLE links; DROP TABLE assets; DROP TABLE proximity; DROP TABLE positions;
-  DROP INDEX leaves_device_time; DROP INDEX leaves_subject_time; DROP INDEX leaves_policy; PRAGMA user_version = 1;"
+  DROP INDEX leaves_device_time; DROP INDEX leaves_subject_time; DROP INDEX leaves_policy; DROP TABLE source_refs;
+  PRAGMA user_version = 1;"
 expect_exit 5 mt trace --db v1.db --contacts patient-0001 "${window[@]}"
 check "a reader asks for a migration" grep -q 'older schema' err.txt
 expect_exit 0 mt anchor --db v1.db --key keys/hospital.key
