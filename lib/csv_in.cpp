@@ -265,8 +265,9 @@ RowConverter::Row RowConverter::convert(const std::vector<std::string>& fields) 
       // The map's entry for this text, else its "*" entry, else the text as the type.
       auto t = map_.types.find(text);
       if (t == map_.types.end()) t = map_.types.find("*");
+      // Only the map says "skip": a file whose type column reads "skip" is an unknown type.
       std::string type = t == map_.types.end() ? text : t->second;
-      if (type == "skip") {
+      if (t != map_.types.end() && type == "skip") {
         row.skipped = true;
         return row;
       }

@@ -83,7 +83,7 @@ struct Ingestor::Impl {
     ++stats.lines;
     json parsed = json::parse(text, nullptr, false);
     if (parsed.is_discarded()) return emit_rejection(source, line, "not valid JSON (or not UTF-8)");
-    add_parsed(source, line, parsed, json::object());
+    add_parsed(source, line, parsed, json());  // null: NDJSON lines add nothing to their receipts
   }
 
   void add_parsed(const std::string& source, std::uint64_t line, const json& parsed, const json& locator) {

@@ -128,7 +128,7 @@ Command ingest_command(CLI::App& root, Globals& g) {
               bool blank = prefix.find_first_not_of(" \t\r\n\xEF\xBB\xBF") == std::string_view::npos;
               auto detected = detect_format(prefix);
               if (blank) {
-                detected = args->format == "csv" ? InputFormat::csv
+                detected = args->format == "csv" || !args->map.empty() ? InputFormat::csv
                          : args->format == "fhir" ? InputFormat::fhir_json : InputFormat::ndjson;
               } else if (!args->format.empty() && !format_matches(args->format, detected)) {
                 throw Error(ExitCode::usage, source + " holds " + format_name(detected) + ", not --format " + args->format);
