@@ -15,6 +15,7 @@ _medtrail() {
     --role) COMPREPLY=($(compgen -W 'authority gateway device clinician auditor' -- "$cur")); return ;;
     --format) COMPREPLY=($(compgen -W 'auto json text' -- "$cur")); return ;;
     --fail-on) COMPREPLY=($(compgen -W 'info warning critical' -- "$cur")); return ;;
+    --scenario) COMPREPLY=($(compgen -W 'contacts origin quarantine hospital provenance telemedicine' -- "$cur")); return ;;
     --db|--key|--authority|--trust|--receipt|--checkpoint|--checkpoint-out|--file|--out|--rejects|--data-key|--passphrase-file|--from|--policy|--state)
       COMPREPLY=($(compgen -f -- "$cur")); return ;;
   esac

@@ -101,7 +101,7 @@ complete -c medtrail -n "__fish_seen_subcommand_from trace" -l min-duration -r -
 complete -c medtrail -n "__fish_seen_subcommand_from trace" -l hops -r -F -d 'Repeat from contacts up to this many hops'
 complete -c medtrail -n "__fish_seen_subcommand_from trace" -l time-tolerance -r -F -d 'Pair two positions at most this far apart in time'
 complete -c medtrail -n "__fish_seen_subcommand_from trace" -l sample-span -r -F -d 'Exposure each contact sample counts for (one reporting interval)'
-complete -c medtrail -n "__fish_seen_subcommand_from trace" -l method -r -F -d 'Contact search: index (R*Tree) or scan (pairwise, for cross-checking)'
+complete -c medtrail -n "__fish_seen_subcommand_from trace" -l method -r -F -d 'Contact search: index (space-time grid) or scan (pairwise, for cross-checking)'
 complete -c medtrail -n "__fish_seen_subcommand_from trace" -l reveal -d 'Print contacts'\'' clear subject ids (needs the data key)'
 complete -c medtrail -n "__fish_seen_subcommand_from trace" -l data-key -r -F -d 'Pseudonymisation key (default: MEDTRAIL_DATA_KEY or a matching *.datakey beside the ledger)'
 complete -c medtrail -n "__fish_seen_subcommand_from trace" -F
@@ -126,8 +126,8 @@ complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l devices -r -F 
 complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l minutes -r -F -d 'Simulated duration in minutes'
 complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l seed -r -F -d 'Random seed: the same seed gives the same output'
 complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l list-devices -d 'Print the devices as enrollment lines for '\''enroll --from -'\'' instead'
-complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l scenario -r -F -d 'Plant a scenario: contacts (contact tracing, needs --devices 50 --minutes 120)'
-complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l truth -r -F -d 'Write what the scenario planted (JSON) to this file'
+complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l scenario -x -a 'contacts origin quarantine hospital provenance telemedicine' -d 'Plant a scenario: contacts (contact tracing, needs --devices 50 --minutes 120), or one of the five uses: origin, quarantine, hospital, provenance, telemedicine (need --minutes 120)'
+complete -c medtrail -n "__fish_seen_subcommand_from simulate" -l truth -r -F -d 'Write what the scenario planted (JSON) to this file: for the five uses, every finding its policy (examples/policies/SCENARIO.yaml) must report'
 complete -c medtrail -n "__fish_seen_subcommand_from simulate" -F
 complete -c medtrail -n "__fish_seen_subcommand_from completion" -l help -d 'Print this help message and exit'
 complete -c medtrail -n "__fish_seen_subcommand_from completion" -a 'bash zsh fish'

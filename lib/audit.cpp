@@ -11,6 +11,7 @@
 #include "keys.hpp"
 #include "policy_log.hpp"
 #include "timefmt.hpp"
+#include "units.hpp"
 
 namespace medtrail::audit {
 namespace {
@@ -112,8 +113,14 @@ class Evaluator {
   virtual void finish(std::int64_t /*horizon_ms*/) {}
   virtual json save() const = 0;
   virtual void load(const json& state) = 0;
-  std::string key() const { return policy_ + "/" + rule_.name; }
+  std::string key() const { return key_prefix_ + "/" + rule_.name; }
   void set_sink(const FindingSink* sink) { sink_ = sink; }
+  void set_schedule(const ScheduledPolicy* schedule) {
+    schedule_ = schedule;
+    // Recorded policies are told apart by record (a name may be retired and added again).
+    key_prefix_ = schedule && !schedule->record.empty() ? policy_ + "@" + schedule->record.substr(0, 16) : policy_;
+  }
+  bool in_force(std::uint64_t block_end) const { return !schedule_ || schedule_->in_force(block_end); }
 
  protected:
   Finding finding(const std::string& message) const {
@@ -136,6 +143,8 @@ class Evaluator {
   std::string policy_;
   Rule rule_;
   const FindingSink* sink_ = nullptr;
+  const ScheduledPolicy* schedule_ = nullptr;
+  std::string key_prefix_ = policy_;
 };
 
 class ThresholdEvaluator : public Evaluator {
@@ -145,21 +154,32 @@ class ThresholdEvaluator : public Evaluator {
   void reading(const Event& e) override {
     auto value = number_of(e.reading, rule_.field);
     if (!value) return;
-    if (!rule_.unit.empty() && rule_.unit != "m" && string_of(e.reading, "unit") != rule_.unit) return;  // not comparable
-    const std::string& device = e.device;
+    std::string as_read;  // "101.8 [degF] = " when the reading came in another unit
+    if (!rule_.unit.empty() && rule_.unit != "m") {
+      std::string unit = string_of(e.reading, "unit");
+      if (unit != rule_.unit) {
+        auto converted = units::convert(*value, unit, rule_.unit, rule_.type);
+        if (!converted) return;  // no conversion between them: not comparable
+        as_read = jcs_number(*value) + " " + unit + " = ";
+        value = std::round(*converted * 100) / 100;  // two decimals: below any reading's precision
+      }
+    }
+    // One run per device and subject: a thermal camera screens many people.
+    std::string device_subject = e.subject.empty() ? e.device : e.device + "|" + e.subject;
     if (!rule_.compare(*value)) {
-      open_.erase(device);
+      open_.erase(device_subject);
       return;
     }
-    Episode& ep = open_[device];
+    const std::string& device = e.device;
+    Episode& ep = open_[device_subject];
     ep.add(e.id, e.time_ms);
     ep.subject = e.subject;
     if (!ep.reported && ep.end - ep.start >= rule_.for_ms) {
       ep.reported = true;
       Finding f = finding(rule_.type + " " + rule_.field + " " + rule_.op + " " + jcs_number(rule_.value) +
                           (rule_.unit.empty() ? "" : " " + rule_.unit) +
-                          (rule_.for_ms > 0 ? " for " + policy::format_duration(rule_.for_ms) : "") + " (last " +
-                          jcs_number(*value) + ")");
+                          (rule_.for_ms > 0 ? " for " + policy::format_duration(rule_.for_ms) : "") + " (last " + as_read +
+                          jcs_number(*value) + (as_read.empty() ? "" : " " + rule_.unit) + ")");
       f.device = device;
       report(f, ep);
     }
@@ -169,7 +189,7 @@ class ThresholdEvaluator : public Evaluator {
 
  private:
   static std::string jcs_number(double v) { return jcs::format_number(v); }
-  std::map<std::string, Episode> open_;  // device -> matching run
+  std::map<std::string, Episode> open_;  // "device|subject" (or device) -> matching run
 };
 
 class GeofenceEvaluator : public Evaluator {
@@ -492,7 +512,27 @@ std::vector<policy::Policy> active_policies(Ledger& ledger) {
   return out;
 }
 
+bool ScheduledPolicy::in_force(std::uint64_t block_end) const {
+  return (!added_index || *added_index < block_end) && !(retired_index && *retired_index < block_end);
+}
+
+std::vector<ScheduledPolicy> recorded_policies(Ledger& ledger, std::uint64_t upto) {
+  std::vector<ScheduledPolicy> out;
+  auto log = load_policy_log(ledger, upto);
+  for (const auto& entry : log.all()) {
+    const PolicyRecord& r = entry.second;
+    out.push_back({policy::from_json(r.policy), to_hex(r.id), r.index, r.retired_index});
+  }
+  return out;
+}
+
 Result run(Ledger& ledger, const std::vector<policy::Policy>& policies, const Options& options, const FindingSink& sink) {
+  std::vector<ScheduledPolicy> always;
+  for (const auto& p : policies) always.push_back({p, {}, std::nullopt, std::nullopt});
+  return run(ledger, always, options, sink);
+}
+
+Result run(Ledger& ledger, const std::vector<ScheduledPolicy>& schedule, const Options& options, const FindingSink& sink) {
   Result result;
   FindingSink counting = [&](const Finding& f) {
     ++result.findings;
@@ -504,14 +544,17 @@ Result run(Ledger& ledger, const std::vector<policy::Policy>& policies, const Op
   std::vector<std::unique_ptr<Evaluator>> evaluators;
   std::vector<std::pair<std::string, Rule>> integrity;
   const json& saved = options.evaluator_state;
-  for (const auto& p : policies)
-    for (const auto& rule : p.rules) {
+  std::uint64_t end = options.to_index ? std::min(*options.to_index, ledger.size()) : ledger.size();
+  for (const auto& scheduled : schedule)
+    for (const auto& rule : scheduled.policy.rules) {
+      const auto& p = scheduled.policy;
       if (rule.kind == "integrity") {
-        integrity.emplace_back(p.name, rule);
+        if (scheduled.in_force(ledger.size())) integrity.emplace_back(p.name, rule);
         continue;
       }
       auto ev = make_evaluator(p.name, rule, subjects);
       ev->set_sink(&counting);
+      ev->set_schedule(&scheduled);
       if (saved.is_object() && saved.contains("rules") && saved["rules"].contains(ev->key()))
         ev->load(saved["rules"][ev->key()]);
       evaluators.push_back(std::move(ev));
@@ -540,8 +583,26 @@ Result run(Ledger& ledger, const std::vector<policy::Policy>& policies, const Op
     });
   }
 
-  std::uint64_t end = options.to_index ? std::min(*options.to_index, ledger.size()) : ledger.size();
   result.next_index = std::max(end, options.from_index);
+  // Where each block ends: a reading is judged by the policies in force at the end of the
+  // block that seals it (what that block's policy_root commits to), or, not sealed yet, at
+  // the end of the log.
+  std::vector<std::uint64_t> block_ends;
+  {
+    auto blocks = ledger.db().prepare("SELECT json_extract(header, '$.tree_size') FROM blocks ORDER BY height");
+    while (blocks.step()) block_ends.push_back(static_cast<std::uint64_t>(blocks.integer(0)));
+  }
+  std::size_t next_block = 0;
+  std::uint64_t block_end = 0;  // of the block that seals the current reading
+  std::vector<Evaluator*> in_force;
+  auto enter_block = [&](std::uint64_t index) {
+    while (next_block < block_ends.size() && block_ends[next_block] <= index) ++next_block;
+    block_end = next_block < block_ends.size() ? block_ends[next_block] : ledger.size();
+    in_force.clear();
+    for (auto& ev : evaluators)
+      if (ev->in_force(block_end)) in_force.push_back(ev.get());
+  };
+  enter_block(options.from_index);
   // Readings only, in index order, each with its payload; the window is filtered in SQL.
   // Only the columns the rules read: this loop is the audit's cost per record.
   auto stmt = ledger.db().prepare(
@@ -552,8 +613,8 @@ Result run(Ledger& ledger, const std::vector<policy::Policy>& policies, const Op
   stmt.bind(3, options.since_ms.value_or(std::numeric_limits<std::int64_t>::min()));
   stmt.bind(4, options.until_ms.value_or(std::numeric_limits<std::int64_t>::max()));
   bool track_subjects = false;  // only proximity asks who a peer device belongs to
-  for (const auto& p : policies)
-    for (const auto& rule : p.rules) track_subjects |= rule.kind == "proximity";
+  for (const auto& scheduled : schedule)
+    for (const auto& rule : scheduled.policy.rules) track_subjects |= rule.kind == "proximity";
   std::vector<Evaluator*> interested;
   std::string id, subject, device, type;
   while (stmt.step()) {
@@ -566,9 +627,10 @@ Result run(Ledger& ledger, const std::vector<policy::Policy>& policies, const Op
     type = stmt.text(4);
     std::int64_t time = stmt.integer(3);
     horizon = std::max(horizon, time);
+    if (index >= block_end) enter_block(index);
     interested.clear();
-    for (auto& ev : evaluators)
-      if (ev->wants(type)) interested.push_back(ev.get());
+    for (auto* ev : in_force)
+      if (ev->wants(type)) interested.push_back(ev);
     bool has_subject = !stmt.is_null(5) && stmt.blob(5).size() == 32;
     if (track_subjects && has_subject) {
       auto& known = subjects[device];
@@ -585,7 +647,9 @@ Result run(Ledger& ledger, const std::vector<policy::Policy>& policies, const Op
     for (auto* ev : interested) ev->reading(e);
   }
   if (options.until_ms) horizon = std::max(horizon, *options.until_ms);
-  for (auto& ev : evaluators) ev->finish(horizon);
+  // Rules retired by the end of the range judge nothing more: no silence "until now" for them.
+  for (auto& ev : evaluators)
+    if (ev->in_force(end)) ev->finish(horizon);
 
   json rules = json::object();
   for (auto& ev : evaluators) rules[ev->key()] = ev->save();

@@ -59,11 +59,30 @@ struct Result {
 
 using FindingSink = std::function<void(const Finding&)>;
 
-// Evaluates `policies` over the leaves [from_index, to_index) inside one read snapshot.
+// A policy with the part of the log it judges. A reading is judged by the rules in force when
+// it was sealed: those of the policies active at the end of the block that seals it, which is
+// exactly the set that block's policy_root commits to (a reading not sealed yet: the policies
+// active at the end of the log). So a policy added at record a and retired at record r judges
+// the readings of the blocks whose tree size T has a < T <= r.
+struct ScheduledPolicy {
+  policy::Policy policy;
+  std::string record;                          // hex id of the policy record; empty: a file (always in force)
+  std::optional<std::uint64_t> added_index;    // leaf index of the policy record
+  std::optional<std::uint64_t> retired_index;  // leaf index of its retirement
+  bool in_force(std::uint64_t block_end) const;  // active in the set of leaves [0, block_end)
+};
+
+// Evaluates the policies over the leaves [from_index, to_index) inside one read snapshot, each
+// reading by the policies in force for its block. Integrity rules are those of the policies in
+// force at the end of the range (a tamper check is about the ledger as it is now).
+Result run(Ledger& ledger, const std::vector<ScheduledPolicy>& policies, const Options& options, const FindingSink& sink);
+// The same, with every policy in force over the whole range (audit --policy FILE).
 Result run(Ledger& ledger, const std::vector<policy::Policy>& policies, const Options& options, const FindingSink& sink);
 
 // The policies active at the end of the log, as recorded on the ledger.
 std::vector<policy::Policy> active_policies(Ledger& ledger);
+// Every policy recorded among leaves [0, upto), active or retired, with when, in record order.
+std::vector<ScheduledPolicy> recorded_policies(Ledger& ledger, std::uint64_t upto);
 
 // Incremental audits (--state FILE): the position and open episodes of the last run, and the
 // checkpoint it saw, so the next run can prove the history it audited was not rewritten.

@@ -90,7 +90,17 @@ CREATE VIRTUAL TABLE positions USING rtree_i32(idx, t_min, t_max, lat_min, lat_m
     R"sql(
 CREATE INDEX leaves_policy ON leaves(idx) WHERE kind IN ('policy', 'policy_retirement');
 )sql",
-    // 4: the ids readings had in their source system (FHIR "Observation/<id>"), so later input
+    // 4: positions move from the R*Tree to a plain table with a space-time grid index (minute,
+    // 14 m latitude band, longitude); see lib/trace_index.hpp for why. The expressions must
+    // match trace::grid_slot and trace::grid_band.
+    R"sql(
+CREATE TABLE positions_grid_table(idx INTEGER PRIMARY KEY, t_s INTEGER NOT NULL, lat INTEGER NOT NULL, lon INTEGER NOT NULL);
+INSERT INTO positions_grid_table SELECT idx, t_min, lat_min, lon_min FROM positions;
+DROP TABLE positions;
+ALTER TABLE positions_grid_table RENAME TO positions;
+CREATE INDEX positions_grid ON positions(t_s / 60, lat >> 7, lon, t_s, lat);
+)sql",
+    // 5: the ids readings had in their source system (FHIR "Observation/<id>"), so later input
     // can name them in derivedFrom/hasMember. A trace index: derived from the payloads, checked
     // by verify. Nothing older can hold a source_ref (validation rejected the member), so
     // there is nothing to rebuild.
@@ -173,9 +183,13 @@ LeafRow read_leaf_row(sql::Statement& s, int c) {
 Ledger::Ledger(std::unique_ptr<sql::Database> db) : db_(std::move(db)) {}
 
 void Ledger::migrate() {
-  auto version_stmt = db_->prepare("PRAGMA user_version");
-  version_stmt.step();
-  auto version = static_cast<int>(version_stmt.integer(0));
+  int version = 0;
+  {
+    // Finalised before migrating: DROP TABLE fails (SQLITE_LOCKED) while any statement is active.
+    auto version_stmt = db_->prepare("PRAGMA user_version");
+    version_stmt.step();
+    version = static_cast<int>(version_stmt.integer(0));
+  }
   if (version > kSchemaVersion)
     throw Error(ExitCode::environment, db_->path() + " uses ledger schema version " + std::to_string(version) +
                                            ", newer than this medtrail supports (" +
@@ -184,9 +198,8 @@ void Ledger::migrate() {
     db_->exec(kMigrations[v]);
     db_->exec(("PRAGMA user_version=" + std::to_string(v + 1)).c_str());
   }
-  // A ledger written before the trace indexes existed: fill them once every index table exists
-  // (the migrations run in the caller's transaction, so this is all or nothing).
-  if (version <= 1) trace::rebuild_index(*this);
+  // A ledger written before the trace indexes existed: fill them once they have their final shape.
+  if (version < 2) trace::rebuild_index(*this);
 }
 
 void Ledger::load_meta() {
@@ -209,6 +222,7 @@ Ledger Ledger::open(const std::string& path, bool writable, Options options) {
   auto stmt = ledger.db_->prepare("PRAGMA user_version");
   stmt.step();
   auto version = stmt.integer(0);
+  stmt.reset();
   if (version == 0)
     throw Error(ExitCode::environment, path + " is not a medtrail ledger (no schema)");
   if (version > kSchemaVersion)

@@ -2,7 +2,7 @@
 // stored interior hashes of its RFC 9162 tree, the payloads the leaves commit to, and the
 // authority-signed blocks that seal the log.
 //
-// On-disk layout (schema version 4; docs/FORMATS.md is the contract for outside verifiers):
+// On-disk layout (schema version 5; docs/FORMATS.md is the contract for outside verifiers):
 //   leaves     one row per record. The envelope is not stored as text: it is rebuilt from
 //              these columns (plus the JCS object in `extra`) and hashed, so any edit of a
 //              column changes the leaf hash that verify recomputes.
@@ -13,7 +13,7 @@
 //   blocks     signed headers and the checkpoint note issued with each.
 //   identities a derived index of enrolled keys; verify re-derives it from the identity
 //              records in the log and reports any difference.
-//   links, assets, proximity, positions (R*Tree), leaves_device_time, leaves_subject_time:
+//   links, assets, proximity, positions (+ space-time grid), leaves_device_time, leaves_subject_time:
 //              the trace indexes (lib/trace_index.hpp), also derived and checked by verify.
 #pragma once
 #include <functional>
@@ -28,7 +28,7 @@
 
 namespace medtrail {
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 inline constexpr int kEnvelopeVersion = 1;
 inline constexpr int kBlockVersion = 1;
 

@@ -7,6 +7,8 @@
 
 #include "error.hpp"
 #include "jcs.hpp"
+#include "scenarios.hpp"
+#include "simulate_rng.hpp"
 #include "timefmt.hpp"
 
 namespace medtrail::simulate {
@@ -14,34 +16,9 @@ namespace {
 
 using nlohmann::json;
 
-// splitmix64: tiny, fast, and the same on every platform.
-class Rng {
- public:
-  explicit Rng(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  std::uint64_t below(std::uint64_t n) { return n == 0 ? 0 : next() % n; }
-  bool chance(double p) { return uniform() < p; }
-  // Irwin-Hall approximation of a standard normal: pure arithmetic, so bit-identical everywhere.
-  double normal() { return uniform() + uniform() + uniform() + uniform() + uniform() + uniform() - 3.0; }
-
- private:
-  std::uint64_t state_;
-};
-
-// Dividing by a power of ten (not multiplying by 0.1) gives the double nearest the decimal.
-double round_to(double value, double scale) { return std::round(value * scale) / scale; }
-
-std::string numbered(const char* prefix, std::uint64_t n, int width) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%s-%0*llu", prefix, width, static_cast<unsigned long long>(n));
-  return buf;
-}
+using detail::numbered;
+using detail::Rng;
+using detail::round_to;
 
 constexpr double kHospitalLat = 22.1987;
 constexpr double kHospitalLon = 113.5439;
@@ -82,7 +59,7 @@ std::vector<Device> build(const Options& o) {
       ++wristbands;
       d.info = {numbered("wb", wristbands, 4), "wristband", numbered("patient", wristbands, 4)};
     }
-    d.rng = Rng(o.seed * 0x100000001b3ULL ^ (i + 1) * 0x9e3779b97f4a7c15ULL);
+    d.rng = Rng(detail::device_seed(o.seed, i));
     d.jitter_ms = static_cast<std::int64_t>(d.rng.below(900));
     d.temperature_base = 36.2 + d.rng.uniform() * 0.8;
     d.feverish = d.rng.chance(0.06);
@@ -118,8 +95,8 @@ constexpr std::pair<std::size_t, std::uint64_t> kPlantedPositives[] = {{0, 115},
 constexpr std::uint64_t kScenarioMinutes = 120;
 
 void check_scenario(const Options& o) {
-  if (o.scenario.empty()) return;
-  if (o.scenario != "contacts") throw Error(ExitCode::usage, "unknown scenario \"" + o.scenario + "\" (known: contacts)");
+  if (o.scenario.empty() || detail::is_use_scenario(o.scenario)) return;
+  if (o.scenario != "contacts") throw Error(ExitCode::usage, "unknown scenario \"" + o.scenario + "\"");
   if (o.devices < 50 || o.minutes < kScenarioMinutes)
     throw Error(ExitCode::usage, "the contacts scenario needs --devices 50 or more and --minutes " +
                                      std::to_string(kScenarioMinutes) + " or more");
@@ -133,7 +110,14 @@ struct Pending {
 
 }  // namespace
 
+std::vector<std::string> scenarios() {
+  std::vector<std::string> names = {"contacts"};
+  for (const auto& n : detail::use_scenarios()) names.push_back(n);
+  return names;
+}
+
 std::vector<DeviceInfo> devices(const Options& options) {
+  if (detail::is_use_scenario(options.scenario)) return detail::use_devices(options);
   std::vector<DeviceInfo> out;
   for (auto& d : build(options)) out.push_back(d.info);
   return out;
@@ -148,7 +132,8 @@ std::uint64_t list_devices(const Options& options, const std::function<void(cons
   return n;
 }
 
-std::uint64_t generate(const Options& o, const std::function<void(const std::string&)>& emit) {
+std::uint64_t generate(const Options& o, const std::function<void(const std::string&)>& emit, json* truth) {
+  if (detail::is_use_scenario(o.scenario)) return detail::use_generate(o, emit, truth);
   check_scenario(o);
   const bool planted = o.scenario == "contacts";
   auto fleet = build(o);
@@ -261,7 +246,7 @@ std::uint64_t generate(const Options& o, const std::function<void(const std::str
 
 std::string contact_truth(const Options& o) {
   check_scenario(o);
-  if (o.scenario != "contacts") throw Error(ExitCode::usage, "--truth needs --scenario contacts");
+  if (o.scenario != "contacts") throw Error(ExitCode::usage, "--truth needs --scenario");
   auto fleet = devices(o);
   std::vector<std::string> subjects;
   for (const auto& d : fleet)

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -14,8 +15,10 @@ struct Options {
   std::uint64_t minutes = 60;
   std::uint64_t seed = 1;
   std::int64_t start_unix_ms = 1772352000000;  // 2026-03-01T08:00:00Z
-  // "" for the plain ward, or "contacts": planted contacts and positive tests for contact
-  // tracing (see contact_truth), with random lab tests and proximity reports switched off.
+  // "" for the plain ward; "contacts": planted contacts and positive tests for contact
+  // tracing (see contact_truth), with random lab tests and proximity reports switched off;
+  // or one of the five uses of PRODUCT.md (scenarios()): origin, quarantine, hospital,
+  // provenance, telemedicine, each with its own fleet and planted events (see generate).
   std::string scenario;
 };
 
@@ -26,8 +29,14 @@ struct DeviceInfo {
 };
 
 std::vector<DeviceInfo> devices(const Options& options);
-// Readings in non-decreasing time order; returns how many were written.
-std::uint64_t generate(const Options& options, const std::function<void(const std::string& line)>& emit);
+// Every scenario name --scenario accepts.
+std::vector<std::string> scenarios();
+// Readings in non-decreasing time order; returns how many were written. For the five use
+// scenarios, `truth` (when given) receives what was planted: {"scenario", "window",
+// "findings": [{"rule", "kind", "device", "start", optional "subject", "peer", "asset",
+// "what"}], "near_misses", ...}, each finding as the scenario's policy must report it.
+std::uint64_t generate(const Options& options, const std::function<void(const std::string& line)>& emit,
+                       nlohmann::json* truth = nullptr);
 // What the "contacts" scenario plants, as JSON: the index subject, the contacts a tracer must
 // find (with hop and via), the near misses it must not report, and the origin chain. Throws
 // Error(usage) when the options cannot hold the scenario.

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <limits>
+#include <map>
 #include <set>
+#include <unordered_set>
 
 #include "encoding.hpp"
 #include "error.hpp"
@@ -231,11 +234,12 @@ class ContactFinder {
         subject_rows_(ledger.db().prepare(
             "SELECT idx, time_ms, type, device FROM leaves WHERE subject = ? AND time_ms BETWEEN ? AND ? "
             "ORDER BY time_ms, idx")),
-        position_of_(ledger.db().prepare("SELECT lat_min, lon_min FROM positions WHERE idx = ?")),
+        position_of_(ledger.db().prepare("SELECT lat, lon FROM positions WHERE idx = ?")),
         payload_of_(ledger.db().prepare("SELECT reading FROM payloads WHERE idx = ?")),
+        // One grid cell (minute, latitude band) and a longitude range: a range read of the
+        // covering index positions_grid; the expressions must be the index's own.
         near_(ledger.db().prepare(
-            "SELECT idx, t_min, lat_min, lon_min FROM positions "
-            "WHERE t_min <= ? AND t_max >= ? AND lat_min <= ? AND lat_max >= ? AND lon_min <= ? AND lon_max >= ?")),
+            "SELECT idx, t_s, lat, lon FROM positions WHERE t_s / 60 = ? AND lat >> 7 = ? AND lon BETWEEN ? AND ?")),
         leaf_(ledger.db().prepare("SELECT time_ms, subject FROM leaves WHERE idx = ?")),
         reports_naming_(ledger.db().prepare(
             "SELECT x.idx, x.time_ms, x.distance_m, l.subject, l.device FROM proximity x CROSS JOIN leaves l ON l.idx = x.idx "
@@ -287,58 +291,57 @@ class ContactFinder {
 
   void indexed_positions(const Hash& subject, const std::vector<Point>& mine, const TimeWindow& window,
                          std::vector<Sample>& out) {
-    // One R*Tree query per run of the subject's points (up to 10 minutes and about 33 m of
-    // movement), with a box that holds every point within the radius and time tolerance of any
-    // of them: ~10x fewer tree descents than a query per point. Hits are pre-filtered on the
-    // tree's own coordinates; only plausible ones cost a leaf lookup.
+    // Each of the subject's points touches the grid cells (minute x latitude band) that its time
+    // tolerance and radius reach. Points sharing a cell share one range read of the index over
+    // the longitudes they need: about one short read per minute of the subject's history.
+    // Hits are filtered on the index's own columns; only real contacts cost a leaf lookup.
     const auto lat_margin = static_cast<std::int64_t>(std::ceil(options_.radius_m / kMetresPerDegree * 1e6)) + 1;
     const auto tolerance_s = options_.time_tolerance_ms / 1000 + 1;
-    constexpr std::int64_t kRunMs = 10 * 60 * 1000;
-    constexpr std::int64_t kRunSpan = 300;  // microdegrees of latitude, about 33 m
-    std::set<std::uint64_t> own;
-    for (const auto& p : mine) own.insert(p.index);
-    for (std::size_t first = 0; first < mine.size();) {
-      std::int64_t lat_lo = mine[first].lat, lat_hi = lat_lo, lon_lo = mine[first].lon, lon_hi = lon_lo;
-      std::size_t last = first + 1;
-      for (; last < mine.size() && mine[last].time_ms - mine[first].time_ms <= kRunMs; ++last) {
-        const auto& p = mine[last];
-        if (std::max<std::int64_t>(lat_hi, p.lat) - std::min<std::int64_t>(lat_lo, p.lat) > kRunSpan ||
-            std::max<std::int64_t>(lon_hi, p.lon) - std::min<std::int64_t>(lon_lo, p.lon) > kRunSpan)
-          break;
-        lat_lo = std::min<std::int64_t>(lat_lo, p.lat);
-        lat_hi = std::max<std::int64_t>(lat_hi, p.lat);
-        lon_lo = std::min<std::int64_t>(lon_lo, p.lon);
-        lon_hi = std::max<std::int64_t>(lon_hi, p.lon);
-      }
-      double max_abs_lat = std::max(std::abs(static_cast<double>(lat_lo)), std::abs(static_cast<double>(lat_hi))) / 1e6;
-      double cos_lat = std::max(std::cos(max_abs_lat * kPi / 180.0), 1e-6);
+    struct Cell {
+      std::int64_t lon_lo = std::numeric_limits<std::int64_t>::max(), lon_hi = std::numeric_limits<std::int64_t>::min();
+      std::vector<std::size_t> points;  // into `mine`
+    };
+    std::map<std::pair<std::int64_t, std::int64_t>, Cell> cells;  // (slot, band), in index order
+    std::unordered_set<std::uint64_t> own;
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      const auto& p = mine[i];
+      own.insert(p.index);
+      double cos_lat = std::max(std::cos(std::abs(p.lat / 1e6) * kPi / 180.0), 1e-6);
       auto lon_margin = std::min<std::int64_t>(static_cast<std::int64_t>(static_cast<double>(lat_margin) / cos_lat) + 1, 360000000);
-      near_.bind(1, index_seconds(mine[last - 1].time_ms) + tolerance_s).bind(2, index_seconds(mine[first].time_ms) - tolerance_s);
-      near_.bind(3, lat_hi + lat_margin).bind(4, lat_lo - lat_margin);
-      near_.bind(5, lon_hi + lon_margin).bind(6, lon_lo - lon_margin);
+      const std::int64_t t = index_seconds(p.time_ms);
+      for (auto slot = grid_slot(t - tolerance_s); slot <= grid_slot(t + tolerance_s); ++slot)
+        for (auto band = grid_band(p.lat - lat_margin); band <= grid_band(p.lat + lat_margin); ++band) {
+          auto& cell = cells[{slot, band}];
+          cell.lon_lo = std::min(cell.lon_lo, p.lon - lon_margin);
+          cell.lon_hi = std::max(cell.lon_hi, p.lon + lon_margin);
+          cell.points.push_back(i);
+        }
+    }
+    for (const auto& [key, cell] : cells) {
+      near_.bind(1, key.first).bind(2, key.second).bind(3, cell.lon_lo).bind(4, cell.lon_hi);
       while (near_.step()) {
         auto hit_index = static_cast<std::uint64_t>(near_.integer(0));
         if (own.count(hit_index)) continue;
+        const std::int64_t hit_s = near_.integer(1);
         Point q{hit_index, 0, {}, static_cast<std::int32_t>(near_.integer(2)), static_cast<std::int32_t>(near_.integer(3))};
-        std::int64_t hit_s = near_.integer(1);
-        bool plausible = false;
-        for (std::size_t i = first; i < last && !plausible; ++i)
-          plausible = std::llabs(index_seconds(mine[i].time_ms) - hit_s) <= tolerance_s &&
-                      point_distance(mine[i], q) <= options_.radius_m;
-        if (!plausible) continue;
-        leaf_.bind(1, hit_index);
         std::optional<Hash> other_subject;
-        if (leaf_.step()) {
-          q.time_ms = leaf_.integer(0);
-          other_subject = hash_of_blob(leaf_.blob(1));
+        for (auto i : cell.points) {
+          const auto& p = mine[i];
+          if (std::llabs(hit_s - index_seconds(p.time_ms)) > tolerance_s || point_distance(p, q) > options_.radius_m) continue;
+          if (!other_subject) {
+            leaf_.bind(1, hit_index);
+            if (leaf_.step()) {
+              q.time_ms = leaf_.integer(0);
+              other_subject = hash_of_blob(leaf_.blob(1));
+            }
+            leaf_.reset();
+            if (!other_subject || *other_subject == subject) break;
+            q.subject = *other_subject;
+          }
+          consider(p, q, window, out);
         }
-        leaf_.reset();
-        if (!other_subject || *other_subject == subject) continue;
-        q.subject = *other_subject;
-        for (std::size_t i = first; i < last; ++i) consider(mine[i], q, window, out);
       }
       near_.reset();
-      first = last;
     }
   }
 

@@ -97,7 +97,7 @@ struct ContactOptions {
   // Each contact sample counts for this long after it (one reporting interval); overlapping
   // samples count once, so a location and a proximity report of the same minute are not doubled.
   std::int64_t sample_span_ms = 60 * 1000;
-  // Pairwise scan of every position in the window instead of the R*Tree: a cross-check and
+  // Pairwise scan of every position in the window instead of the grid index: a cross-check and
   // the benchmark baseline, O(n^2).
   bool scan = false;
 };

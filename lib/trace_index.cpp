@@ -15,8 +15,7 @@ constexpr const char* kInsertLink = "INSERT OR IGNORE INTO links(parent, child) 
 constexpr const char* kInsertAsset = "INSERT OR IGNORE INTO assets(asset, time_ms, idx) VALUES (?, ?, ?)";
 constexpr const char* kInsertProximity = "INSERT OR IGNORE INTO proximity(peer, time_ms, idx, distance_m) VALUES (?, ?, ?, ?)";
 constexpr const char* kInsertSourceRef = "INSERT OR IGNORE INTO source_refs(ref, idx) VALUES (?, ?)";
-constexpr const char* kInsertPosition =
-    "INSERT INTO positions(idx, t_min, t_max, lat_min, lat_max, lon_min, lon_max) VALUES (?, ?, ?, ?, ?, ?, ?)";
+constexpr const char* kInsertPosition = "INSERT INTO positions(idx, t_s, lat, lon) VALUES (?, ?, ?, ?)";
 
 // Payloads that add index rows beyond derivation links. Only these are parsed again by verify;
 // the substring test is a cheap filter before the parse that decides.
@@ -74,7 +73,7 @@ void IndexWriter::add(const LeafRow& row, const IndexFacts& facts) {
   if (facts.position) {
     auto t = index_seconds(time_ms);
     auto [lat, lon] = *facts.position;
-    position_.bind(1, row.index).bind(2, t).bind(3, t).bind(4, lat).bind(5, lat).bind(6, lon).bind(7, lon).run();
+    position_.bind(1, row.index).bind(2, t).bind(3, lat).bind(4, lon).run();
   }
 }
 
@@ -152,7 +151,7 @@ IndexChecker::IndexChecker(sql::Database& db)
       link_(db.prepare("SELECT 1 FROM links WHERE parent = ? AND child = ?")),
       asset_(db.prepare("SELECT 1 FROM assets WHERE asset = ? AND time_ms = ? AND idx = ?")),
       proximity_(db.prepare("SELECT distance_m FROM proximity WHERE peer = ? AND time_ms = ? AND idx = ?")),
-      position_(db.prepare("SELECT t_min, t_max, lat_min, lat_max, lon_min, lon_max FROM positions WHERE idx = ?")),
+      position_(db.prepare("SELECT t_s, lat, lon FROM positions WHERE idx = ?")),
       source_ref_(db.prepare("SELECT 1 FROM source_refs WHERE ref = ? AND idx = ?")) {}
 
 std::string IndexChecker::expect(const LeafRow& row, const IndexFacts& facts) {
@@ -186,8 +185,7 @@ std::string IndexChecker::expect(const LeafRow& row, const IndexFacts& facts) {
     if (position_.step()) {
       auto t = index_seconds(time_ms);
       auto [lat, lon] = *facts.position;
-      ok = position_.integer(0) == t && position_.integer(1) == t && position_.integer(2) == lat &&
-           position_.integer(3) == lat && position_.integer(4) == lon && position_.integer(5) == lon;
+      ok = position_.integer(0) == t && position_.integer(1) == lat && position_.integer(2) == lon;
     }
     position_.reset();
     if (!ok) return "the position is missing or altered in the trace index";

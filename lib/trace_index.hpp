@@ -1,12 +1,18 @@
 // The indexes `trace` answers from: derivation links (child -> parent, so descendants are one
-// range read), asset sightings, proximity reports by peer, and an R*Tree of positions in
-// space-time. All are derived from the log and payloads: ingest maintains them, a schema
+// range read), asset sightings, proximity reports by peer, and positions with a space-time
+// grid index. All are derived from the log and payloads: ingest maintains them, a schema
 // migration rebuilds them, and verify checks them row by row, so editing an index can hide a
 // record from `trace` only until the next verify.
 //
-// Position coordinates are integers so the R*Tree (rtree_i32) stores them exactly: seconds
-// since 2000-01-01 (readings before 2000 are rejected at ingest), latitude and longitude in
-// microdegrees (about 0.1 m).
+// Position coordinates are integers, stored exactly: seconds since 2000-01-01 (readings before
+// 2000 are rejected at ingest), latitude and longitude in microdegrees (about 0.1 m).
+//
+// The grid (index positions_grid) orders positions by minute, then by a latitude band of
+// kGridBandShift bits of microdegrees, then by longitude. Points near one place at one time are
+// therefore neighbours on disk, and "who was within r metres of p around time t" is one short
+// range read per (minute, band) the circle touches: a handful of page reads per point, however
+// many weeks the ledger holds. (An R*Tree groups points into time slices across the whole site
+// and needed about ten times more page reads for a week-long query; bench/README.md.)
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -24,6 +30,13 @@ inline constexpr std::int64_t kEpoch2000Ms = 946684800000;
 
 std::int32_t index_seconds(std::int64_t time_ms);
 std::int32_t microdegrees(double degrees);
+
+// 2^7 microdegrees of latitude: bands about 14 m tall. The SQL expressions of the grid index
+// (lib/ledger.cpp, migration 4) must use the same shift and minute length.
+inline constexpr int kGridBandShift = 7;
+inline constexpr std::int32_t kGridSecondsPerSlot = 60;
+inline constexpr std::int64_t grid_slot(std::int64_t index_s) { return index_s / kGridSecondsPerSlot; }
+inline constexpr std::int64_t grid_band(std::int64_t lat_microdegrees) { return lat_microdegrees >> kGridBandShift; }
 
 // Rows one reading contributes to the indexes.
 struct IndexFacts {

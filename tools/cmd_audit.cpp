@@ -54,17 +54,17 @@ Command audit_command(CLI::App& root, Globals& g) {
             if (!args->key.empty() && !args->record) throw Error(ExitCode::usage, "--key is only used with --record-findings");
             if (!args->trust.empty()) options.trusted = load_public_key(args->trust);
             auto fail_on = *policy::parse_severity(args->fail_on);
-            std::vector<policy::Policy> policies;
-            if (!args->policy_file.empty()) policies.push_back(policy::load_yaml_file(args->policy_file));
+            std::vector<audit::ScheduledPolicy> policies;
+            if (!args->policy_file.empty()) policies.push_back({policy::load_yaml_file(args->policy_file), {}, std::nullopt, std::nullopt});
             std::optional<SigningKey> signer;
             if (args->record) signer = load_signing_key(args->key, g);
             auto ledger = open_ledger(g, args->record);
             if (args->policy_file.empty()) {
               sql::ReadTransaction snapshot(ledger.db());
-              policies = audit::active_policies(ledger);
+              policies = audit::recorded_policies(ledger, ledger.size());
             }
             if (policies.empty())
-              throw Error(ExitCode::not_found, "no active policy on this ledger: add one with 'medtrail policy add', or give --policy FILE");
+              throw Error(ExitCode::not_found, "no policy on this ledger: add one with 'medtrail policy add', or give --policy FILE");
 
             std::vector<nlohmann::json> recorded;
             auto emit = [&](const audit::Finding& f) {

@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "error.hpp"
+#include "simulate.hpp"
 
 namespace medtrail::cli {
 namespace {
@@ -26,6 +27,7 @@ std::vector<std::string> choices_for(const std::string& option) {
   if (option == "--role") return {"authority", "gateway", "device", "clinician", "auditor"};
   if (option == "--format") return {"auto", "json", "text"};
   if (option == "--fail-on") return {"info", "warning", "critical"};
+  if (option == "--scenario") return simulate::scenarios();
   return {};
 }
 
@@ -105,6 +107,7 @@ std::string bash_script(const std::vector<CommandInfo>& commands, const std::vec
     << "    --role) COMPREPLY=($(compgen -W '" << joined(choices_for("--role")) << "' -- \"$cur\")); return ;;\n"
     << "    --format) COMPREPLY=($(compgen -W '" << joined(choices_for("--format")) << "' -- \"$cur\")); return ;;\n"
     << "    --fail-on) COMPREPLY=($(compgen -W '" << joined(choices_for("--fail-on")) << "' -- \"$cur\")); return ;;\n"
+    << "    --scenario) COMPREPLY=($(compgen -W '" << joined(choices_for("--scenario")) << "' -- \"$cur\")); return ;;\n"
     << "    --db|--key|--authority|--trust|--receipt|--checkpoint|--checkpoint-out|--file|--out|--rejects|--data-key|--passphrase-file|--from|--policy|--state)\n"
     << "      COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
     << "  esac\n"

@@ -166,7 +166,7 @@ Command trace_command(CLI::App& root, Globals& g) {
   app->add_option("--hops", a->hops, "Repeat from contacts up to this many hops")->capture_default_str();
   app->add_option("--time-tolerance", a->tolerance, "Pair two positions at most this far apart in time")->capture_default_str();
   app->add_option("--sample-span", a->span, "Exposure each contact sample counts for (one reporting interval)")->capture_default_str();
-  app->add_option("--method", a->method, "Contact search: index (R*Tree) or scan (pairwise, for cross-checking)")
+  app->add_option("--method", a->method, "Contact search: index (space-time grid) or scan (pairwise, for cross-checking)")
       ->check(CLI::IsMember({"index", "scan"}))
       ->default_val("index");
   app->add_flag("--reveal", a->reveal, "Print contacts' clear subject ids (needs the data key)");

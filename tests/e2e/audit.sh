@@ -64,12 +64,14 @@ T
 found() { jq -r 'select(.kind == "finding") | "\(.rule) \(.device) \(.start)"' "$@" | sort; }
 
 new_ledger ward.db || { fail "setup"; finish; exit 1; }
+# No policy: nothing to evaluate.
+expect_exit 4 mt audit --db ward.db
+check "no policy is explained" grep -q 'no policy on this ledger' err.txt
+# The ward's policy is in force before its readings arrive (a reading is judged by the rules
+# its block commits to; see "Policy added after" below).
+mt policy add --db ward.db --key keys/hospital.key ward.yaml > /dev/null
 mt ingest --db ward.db --key keys/gw-1.key readings.ndjson > /dev/null 2>&1
 mt anchor --db ward.db --key keys/hospital.key > /dev/null
-
-# No active policy: nothing to evaluate.
-expect_exit 4 mt audit --db ward.db
-check "no policy is explained" grep -q 'no active policy' err.txt
 
 # Dry run with the file: every planted event, nothing else; criticals make it exit 1.
 expect_exit 1 mt audit --db ward.db --policy ward.yaml
@@ -110,8 +112,6 @@ echo '{"format":"other"}' > bad.state
 expect_exit 2 mt audit --db ward.db --policy ward.yaml --state bad.state
 
 # The active policy gives the same findings as the dry run.
-mt policy add --db ward.db --key keys/hospital.key ward.yaml > /dev/null
-mt anchor --db ward.db --key keys/hospital.key > /dev/null
 expect_exit 1 mt audit --db ward.db
 check "active policy: same findings" test "$(found out.txt)" = "$(cat truth.txt)"
 
@@ -133,6 +133,24 @@ expect_exit 1 mt audit --db tampered.db --fail-on critical
 check "tampered payload is an integrity finding" \
   test "$(jq -r 'select(.rule_kind=="integrity") | "\(.severity) \(.check)"' out.txt | sort -u)" = "critical payload_mismatch"
 check "and the fever is gone from the rules' view" bash -c "! grep -q '\"rule\":\"fever\"' out.txt"
+
+# Policy added after: readings sealed before a policy was added are not judged by it (their
+# blocks commit to the rules that were in force, none); a dry run of the file still sees them,
+# and readings sealed after it are judged.
+new_ledger late.db
+mt ingest --db late.db --key keys/gw-1.key readings.ndjson > /dev/null 2>&1
+mt anchor --db late.db --key keys/hospital.key > /dev/null
+mt policy add --db late.db --key keys/hospital.key ward.yaml > /dev/null
+mt anchor --db late.db --key keys/hospital.key > /dev/null
+expect_exit 0 mt audit --db late.db
+check "a policy added later does not judge earlier blocks" test "$(tail -1 out.txt | jq -c '[.findings, .readings, .policies]')" = "[0,0,1]"
+expect_exit 1 mt audit --db late.db --policy ward.yaml
+check "the dry run of the same file finds them" test "$(found out.txt)" = "$(cat truth.txt)"
+r wb-0001 11 08:50 '"type":"body_temperature","value":38.2,"unit":"Cel","subject":"patient-1"' > late.ndjson
+mt ingest --db late.db --key keys/gw-1.key late.ndjson > /dev/null 2>&1
+mt anchor --db late.db --key keys/hospital.key > /dev/null
+expect_exit 1 mt audit --db late.db
+check "a reading sealed after it is judged by it" test "$(found out.txt)" = "fever wb-0001 2026-03-01T08:50:00.000Z"
 
 # Incremental: three cron runs over a growing ledger find each event exactly once.
 new_ledger inc.db

@@ -17,4 +17,13 @@ for example in "${examples[@]}"; do
     tail -n 15 "$name.out" | sed 's/^/  /' >&2
   fi
 done
+# One workflow per use of the product brief, each checking its findings against its
+# scenario's truth (it exits non-zero when they differ) and ending with a summary.
+for use in origin quarantine hospital provenance telemedicine; do
+  check "examples/$use.sh exists" test -f "$MEDTRAIL_SOURCE_DIR/examples/$use.sh"
+  check "$use.sh ran to its summary" grep -q '^== summary' "$use.sh.out"
+  check "$use.sh ships its policy" test -f "$MEDTRAIL_SOURCE_DIR/examples/policies/$use.yaml"
+done
+check "origin.sh found the planted first case" grep -q '^earliest case: patient-0003' origin.sh.out
+check "provenance.sh traced every source of the report" grep -q '^all 10 sources in the lineage' provenance.sh.out
 finish

@@ -189,12 +189,12 @@ sqlite3 edited.db "UPDATE source_refs SET ref = 'Observation/forged' WHERE ref =
 expect_exit 1 mt verify --db edited.db --trust keys/hospital.pub
 check "an edited source_refs row is a trace_index finding" grep -q trace_index out.txt
 
-# A schema-3 ledger (before source_refs) is migrated by the next writer and still verifies.
-expect_exit 0 mt init --db v3.db --authority keys/hospital.key --origin test.example/v3
-sqlite3 v3.db "DROP TABLE source_refs; PRAGMA user_version = 3;"
-expect_exit 5 mt verify --db v3.db --trust keys/hospital.pub
-expect_exit 0 mt enroll --db v3.db --key keys/hospital.key --role device --name csv-1
-check "migrated to schema 4" test "$(sqlite3 v3.db 'PRAGMA user_version')" = 4
-expect_exit 0 mt verify --db v3.db --trust keys/hospital.pub
+# A schema-4 ledger (before source_refs) is migrated by the next writer and still verifies.
+expect_exit 0 mt init --db v4.db --authority keys/hospital.key --origin test.example/v4
+sqlite3 v4.db "DROP TABLE source_refs; PRAGMA user_version = 4;"
+expect_exit 5 mt verify --db v4.db --trust keys/hospital.pub
+expect_exit 0 mt enroll --db v4.db --key keys/hospital.key --role device --name csv-1
+check "migrated to schema 5" test "$(sqlite3 v4.db 'PRAGMA user_version')" = 5
+expect_exit 0 mt verify --db v4.db --trust keys/hospital.pub
 
 finish

@@ -106,7 +106,7 @@ window=(--since 2026-03-01T08:00:00Z --until 2026-03-01T10:00:00Z)
 expect_exit 0 mt trace --db ward.db --contacts patient-0001 "${window[@]}" --hops 2 --reveal
 cp out.txt contacts.ndjson
 expect_exit 0 mt trace --db ward.db --contacts patient-0001 "${window[@]}" --hops 2 --reveal --method scan
-check "R*Tree result equals the pairwise scan" cmp -s contacts.ndjson out.txt
+check "grid index result equals the pairwise scan" cmp -s contacts.ndjson out.txt
 check "every planted contact found with its hop" jq -e -s --slurpfile truth truth.json \
   '. as $found | $truth[0].contacts | all(. as $c | $found | any(.subject_id == $c.subject and .hop == $c.hop))' contacts.ndjson
 check "no near miss reported" jq -e -s --slurpfile truth truth.json \
@@ -145,12 +145,27 @@ sqlite3 v1.db "DROP TABLE links; DROP TABLE assets; DROP TABLE proximity; DROP T
 expect_exit 5 mt trace --db v1.db --contacts patient-0001 "${window[@]}"
 check "a reader asks for a migration" grep -q 'older schema' err.txt
 expect_exit 0 mt anchor --db v1.db --key keys/hospital.key
-check "migrated to the current schema" test "$(sqlite3 v1.db 'PRAGMA user_version')" = 4
+check "migrated to the current schema" test "$(sqlite3 v1.db 'PRAGMA user_version')" = 5
 expect_exit 0 mt verify --db v1.db --trust keys/hospital.pub
 expect_exit 0 mt trace --db v1.db --contacts patient-0001 "${window[@]}" --hops 2 --reveal
 check "rebuilt indexes give the same contacts" cmp -s out.txt contacts.ndjson
 check "rebuilt links give the same lineage" bash -c "diff <('$MEDTRAIL' trace --db v1.db '$D' | jq -S 'del(.nodes[].included, .nodes[].block)') \
   <('$MEDTRAIL' trace --db ward.db '$D' | jq -S 'del(.nodes[].included, .nodes[].block)')"
+
+# A schema-3 ledger kept positions in an R*Tree; the next writer moves them to the grid.
+cp ward.db v3.db
+sqlite3 v3.db "CREATE VIRTUAL TABLE old_positions USING rtree_i32(idx, t_min, t_max, lat_min, lat_max, lon_min, lon_max);
+  INSERT INTO old_positions SELECT idx, t_s, t_s, lat, lat, lon, lon FROM positions;
+  DROP TABLE positions; ALTER TABLE old_positions RENAME TO positions; DROP TABLE source_refs; PRAGMA user_version = 3;"
+check "the schema-3 file holds an R*Tree" test "$(sqlite3 v3.db "SELECT count(*) FROM positions_node")" -ge 1
+expect_exit 0 mt anchor --db v3.db --key keys/hospital.key
+check "migrated from schema 3" test "$(sqlite3 v3.db 'PRAGMA user_version')" = 5
+check "the R*Tree is gone" test "$(sqlite3 v3.db "SELECT count(*) FROM sqlite_master WHERE name LIKE 'positions_%' AND name != 'positions_grid'")" = 0
+check "every position moved" test "$(sqlite3 v3.db 'SELECT count(*) FROM positions')" = "$(sqlite3 ward.db 'SELECT count(*) FROM positions')"
+expect_exit 0 mt verify --db v3.db --trust keys/hospital.pub
+expect_exit 0 mt trace --db v3.db --contacts patient-0001 "${window[@]}" --hops 2 --reveal
+check "the grid gives the same contacts as before the migration" cmp -s out.txt contacts.ndjson
+check "contact search reads the grid index" bash -c "sqlite3 v3.db 'EXPLAIN QUERY PLAN SELECT idx, t_s, lat, lon FROM positions WHERE t_s / 60 = 1 AND lat >> 7 = 2 AND lon BETWEEN 3 AND 4' | grep -q 'COVERING INDEX positions_grid'"
 
 # Editing an index hides nothing for long: verify reports it.
 cp ward.db index.db

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "error.hpp"
 #include "jcs.hpp"
 #include "reading.hpp"
 #include "simulate.hpp"
@@ -189,4 +190,67 @@ TEST_CASE("reading counts scale with devices times minutes", "[simulate]") {
   CHECK(twice_devices / base == Approx(2.0).epsilon(0.15));
   CHECK(twice_minutes / base == Approx(2.0).epsilon(0.15));
   CHECK(both / base == Approx(4.0).epsilon(0.15));
+}
+
+TEST_CASE("the five use scenarios: valid, time-ordered, deterministic, from their own fleet", "[simulate][scenarios]") {
+  const std::map<std::string, std::uint64_t> sizes = {
+      {"origin", 20}, {"quarantine", 12}, {"hospital", 20}, {"provenance", 5}, {"telemedicine", 24}};
+  for (const auto& [name, devices] : sizes) {
+    INFO(name);
+    auto o = options(devices, 130, 3);
+    o.scenario = name;
+    std::vector<std::string> lines;
+    json truth;
+    sim::generate(o, [&](const std::string& line) { lines.push_back(line); }, &truth);
+    REQUIRE(lines.size() > 500);
+    std::vector<std::string> again;
+    json truth_again;
+    sim::generate(o, [&](const std::string& line) { again.push_back(line); }, &truth_again);
+    CHECK(again == lines);
+    CHECK(truth_again == truth);
+
+    std::set<std::string> fleet;
+    for (const auto& d : sim::devices(o)) fleet.insert(d.name);
+    CHECK(fleet.size() == sim::devices(o).size());
+    std::int64_t previous = o.start_unix_ms;
+    std::map<std::string, std::int64_t> last_seq;
+    std::set<std::string> replay_tags;  // ingest refuses byte-identical lines as duplicates
+    for (const auto& line : lines) {
+      INFO(line);
+      json reading = json::parse(line);
+      CHECK(jcs::canonicalize(reading) == line);
+      auto check = validate_reading(reading, limits_for(o));
+      CHECK(check.reason == "");
+      CHECK(fleet.count(reading.at("device").get<std::string>()) == 1);
+      auto t = *parse_rfc3339_ms(reading.at("time").get<std::string>());
+      CHECK(t >= previous);
+      previous = t;
+      CHECK(replay_tags.insert(line).second);
+    }
+    // Every planted finding names a device of the fleet, a rule and a start inside the window.
+    REQUIRE(truth.at("findings").size() > 0);
+    for (const auto& f : truth.at("findings")) {
+      INFO(f.dump());
+      CHECK(fleet.count(f.at("device").get<std::string>()) == 1);
+      CHECK_FALSE(f.at("rule").get<std::string>().empty());
+      auto start = parse_rfc3339_ms(f.at("start").get<std::string>());
+      REQUIRE(start);
+      CHECK(*start >= o.start_unix_ms);
+      CHECK(*start < o.start_unix_ms + 120 * 60000);
+    }
+    CHECK(truth.at("scenario") == name);
+  }
+}
+
+TEST_CASE("a use scenario refuses a fleet or a period too small for its planted events", "[simulate][scenarios]") {
+  auto o = options(9, 120);
+  o.scenario = "quarantine";
+  CHECK_THROWS_AS(sim::generate(o, [](const std::string&) {}), Error);
+  o.devices = 10;
+  o.minutes = 119;
+  CHECK_THROWS_AS(sim::generate(o, [](const std::string&) {}), Error);
+  o.minutes = 120;
+  CHECK_NOTHROW(sim::generate(o, [](const std::string&) {}));
+  o.scenario = "telemedicine";
+  CHECK_THROWS_AS(sim::devices(o), Error);
 }

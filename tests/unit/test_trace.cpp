@@ -29,6 +29,7 @@ struct TraceFixture {
   std::optional<Ledger> ledger;
   std::vector<std::string> lines;
   std::vector<std::string> ids;
+  double origin_lat = kLat, origin_lon = kLon;
 
   TraceFixture() {
     char tmpl[] = "/tmp/medtrail-trace.XXXXXX";
@@ -46,8 +47,8 @@ struct TraceFixture {
   // Wristband `band` at (east, north) metres from the origin at the given minute.
   void position(int band, int minute, double east_m, double north_m, int second = 0) {
     json r = {{"device", "wb-" + std::to_string(band)}, {"time", at(minute, second)}, {"type", "location"},
-              {"lat", kLat + north_m / kMetresPerDegree},
-              {"lon", kLon + east_m / (kMetresPerDegree * std::cos(kLat * 3.14159265358979323846 / 180.0))},
+              {"lat", origin_lat + north_m / kMetresPerDegree},
+              {"lon", origin_lon + east_m / (kMetresPerDegree * std::cos(origin_lat * 3.14159265358979323846 / 180.0))},
               {"subject", "p-" + std::to_string(band)}};
     lines.push_back(r.dump());
   }
@@ -141,6 +142,51 @@ TEST_CASE("contacts: exposure is the union of sample spans; radius, duration, wi
   CHECK_THROWS_AS(trace::contacts(ledger, f.data_key.pseudonym("nobody"), o), Error);
   CHECK(trace::reveal_subject(ledger, f.data_key, f.subject(2)) == std::optional<std::string>("p-2"));
   CHECK_FALSE(trace::reveal_subject(ledger, DataKey::generate(), f.subject(2)));
+}
+
+TEST_CASE("contacts: the grid index finds what the pairwise scan finds, across cell edges and hemispheres", "[trace]") {
+  // Origins in each hemisphere and on the equator and meridian, where latitude bands and
+  // longitudes are negative and neighbouring cells have opposite signs.
+  const std::pair<double, double> origins[] = {{22.2, 113.5}, {-33.8688, 151.2093}, {40.7128, -74.0060}, {0.0, 0.0}};
+  for (auto [lat, lon] : origins) {
+    INFO("origin " << lat << ", " << lon);
+    TraceFixture f;
+    f.origin_lat = lat;
+    f.origin_lon = lon;
+    std::uint64_t state = 42;
+    auto uniform = [&state](double lo, double hi) {  // xorshift: deterministic, no libc rand
+      state ^= state << 13;
+      state ^= state >> 7;
+      state ^= state << 17;
+      return lo + (hi - lo) * static_cast<double>(state % 1000000) / 1e6;
+    };
+    for (int m = 0; m < 30; ++m)
+      for (int band = 1; band <= 4; ++band)
+        // Everyone within a few metres of the origin, at seconds near the minute's edges: pairs
+        // straddle latitude bands, longitude signs and minute slots.
+        f.position(band, m, uniform(-3, 3), uniform(-3, 3), band % 2 ? 55 + static_cast<int>(uniform(0, 4)) : static_cast<int>(uniform(0, 20)));
+    f.ingest();
+    trace::ContactOptions o;
+    o.window = {1772352000000, 1772352000000 + 3600000};
+    o.radius_m = 2;
+    o.min_duration_ms = 60000;
+    std::size_t total = 0;
+    for (int band = 1; band <= 4; ++band) {
+      o.scan = false;
+      auto indexed = trace::contacts(*f.ledger, f.subject(band), o);
+      o.scan = true;
+      auto scanned = trace::contacts(*f.ledger, f.subject(band), o);
+      REQUIRE(indexed.size() == scanned.size());
+      for (std::size_t i = 0; i < indexed.size(); ++i) {
+        CHECK(indexed[i].subject == scanned[i].subject);
+        CHECK(indexed[i].exposure_ms == scanned[i].exposure_ms);
+        CHECK(indexed[i].closest_m == scanned[i].closest_m);
+        CHECK(indexed[i].evidence == scanned[i].evidence);
+      }
+      total += indexed.size();
+    }
+    CHECK(total >= 8);  // the walks do meet: the comparison is not between two empty answers
+  }
 }
 
 TEST_CASE("lineage walks a diamond once and stops at the depth limit", "[trace]") {
