@@ -26,7 +26,7 @@ _medtrail() {
     init) COMPREPLY=($(compgen -W '--authority --origin --data-key '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     enroll) COMPREPLY=($(compgen -W '--key --role --name --kind --from '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     retire) COMPREPLY=($(compgen -W '--key --reason '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
-    ingest) COMPREPLY=($(compgen -W '--key --data-key --rejects --atomic --max-skew --chunk --max-line '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    ingest) COMPREPLY=($(compgen -W '--key --data-key --rejects --atomic --max-skew --chunk --max-line --format --map --device --max-document '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     anchor) COMPREPLY=($(compgen -W '--key --max --checkpoint-out --tsa-url --tsa-cmd --tsa-timeout --allow-empty '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     verify) COMPREPLY=($(compgen -W '--trust --receipt --consistency --checkpoint --file --record --tsa-cert --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     prove) COMPREPLY=($(compgen -W '--format --consistency-from '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;

@@ -18,6 +18,7 @@ using nlohmann::json;
 struct Prepared {
   std::string source;
   std::uint64_t line = 0;
+  json locator;  // extra members for the receipt: where in the file (FHIR entry, CSV row)
   ValidReading reading;
   std::string canonical;  // JCS of the reading as received (with its "sig", if any)
   std::string signed_part;  // JCS of the reading without "sig"
@@ -70,9 +71,11 @@ struct Ingestor::Impl {
     if (spool) std::fclose(spool);
   }
 
-  void emit_rejection(const std::string& source, std::uint64_t line, const std::string& reason) {
+  void emit_rejection(const std::string& source, std::uint64_t line, const std::string& reason,
+                      const json& locator = json::object()) {
     ++stats.rejected;
     json r = {{"line", line}, {"source", source}, {"reason", reason}, {"status", "rejected"}};
+    if (locator.is_object()) r.update(locator);
     if (events.rejection) events.rejection(r.dump());
   }
 
@@ -80,11 +83,16 @@ struct Ingestor::Impl {
     ++stats.lines;
     json parsed = json::parse(text, nullptr, false);
     if (parsed.is_discarded()) return emit_rejection(source, line, "not valid JSON (or not UTF-8)");
+    add_parsed(source, line, parsed, json());  // null: NDJSON lines add nothing to their receipts
+  }
+
+  void add_parsed(const std::string& source, std::uint64_t line, const json& parsed, const json& locator) {
     auto check = validate_reading(parsed, {now_unix_ms(), options.max_future_skew_ms});
-    if (!check.reading) return emit_rejection(source, line, check.reason);
+    if (!check.reading) return emit_rejection(source, line, check.reason, locator);
     Prepared p;
     p.source = source;
     p.line = line;
+    p.locator = locator;
     p.reading = std::move(*check.reading);
     try {
       p.canonical = jcs::canonicalize(parsed);
@@ -94,13 +102,14 @@ struct Ingestor::Impl {
         p.signed_part = jcs::canonicalize(unsigned_reading);
       }
     } catch (const Error& e) {
-      return emit_rejection(source, line, e.what());
+      return emit_rejection(source, line, e.what(), locator);
     }
     if (p.reading.payload_file) {
       std::string path = *p.reading.payload_file;
       if (!path.empty() && path[0] != '/' && !options.payload_base_dir.empty()) path = options.payload_base_dir + "/" + path;
       std::string digest = file_sha256_hex(path);
-      if (digest.empty()) return emit_rejection(source, line, "payload_file " + *p.reading.payload_file + " cannot be read");
+      if (digest.empty())
+        return emit_rejection(source, line, "payload_file " + *p.reading.payload_file + " cannot be read", locator);
       p.file_sha256 = digest;
     }
     p.salt = crypto::random_bytes(32);
@@ -143,10 +152,11 @@ struct Ingestor::Impl {
   }
 
   static std::string receipt_line(const Prepared& p, const std::string& id, std::int64_t index, const char* status) {
-    return json{{"id", id},           {"index", index},  {"device", p.reading.device},
-                {"type", p.reading.type}, {"time", format_rfc3339_ms(p.reading.time_ms)},
-                {"status", status},   {"source", p.source}, {"line", p.line}}
-        .dump();
+    json r = {{"id", id},           {"index", index},  {"device", p.reading.device},
+              {"type", p.reading.type}, {"time", format_rfc3339_ms(p.reading.time_ms)},
+              {"status", status},   {"source", p.source}, {"line", p.line}};
+    if (p.locator.is_object()) r.update(p.locator);
+    return r.dump();
   }
 
   // Runs inside the caller's write transaction.
@@ -162,21 +172,21 @@ struct Ingestor::Impl {
     for (auto& p : chunk) {
       auto device = devices.find(p.reading.device);
       if (device == devices.end()) {
-        emit_rejection(p.source, p.line, "device " + p.reading.device + " is not enrolled (medtrail enroll)");
+        emit_rejection(p.source, p.line, "device " + p.reading.device + " is not enrolled (medtrail enroll)", p.locator);
         continue;
       }
       if (device->second.retired_index) {
-        emit_rejection(p.source, p.line, "device " + p.reading.device + " is retired");
+        emit_rejection(p.source, p.line, "device " + p.reading.device + " is retired", p.locator);
         continue;
       }
       if (device->second.key) {
         auto sig = p.reading.signature ? base64_decode(*p.reading.signature) : std::nullopt;
         if (!p.reading.signature) {
-          emit_rejection(p.source, p.line, "device " + p.reading.device + " is enrolled with a key and must sign its readings (\"sig\")");
+          emit_rejection(p.source, p.line, "device " + p.reading.device + " is enrolled with a key and must sign its readings (\"sig\")", p.locator);
           continue;
         }
         if (!sig || !verify_signature(*device->second.key, p.signed_part, *sig)) {
-          emit_rejection(p.source, p.line, "the device signature \"sig\" does not verify under " + p.reading.device + "'s key");
+          emit_rejection(p.source, p.line, "the device signature \"sig\" does not verify under " + p.reading.device + "'s key", p.locator);
           continue;
         }
       }
@@ -202,7 +212,7 @@ struct Ingestor::Impl {
         }
       }
       if (!link_error.empty()) {
-        emit_rejection(p.source, p.line, link_error);
+        emit_rejection(p.source, p.line, link_error, p.locator);
         continue;
       }
       LeafRow row;
@@ -274,10 +284,19 @@ void Ingestor::add_line(const std::string& source, std::uint64_t line_number, st
   impl_->add(source, line_number, text);
 }
 
-void Ingestor::reject(const std::string& source, std::uint64_t line_number, const std::string& reason) {
+void Ingestor::add_reading(const std::string& source, std::uint64_t line_number, const nlohmann::json& reading,
+                           const nlohmann::json& locator) {
   ++impl_->stats.lines;
-  impl_->emit_rejection(source, line_number, reason);
+  impl_->add_parsed(source, line_number, reading, locator);
 }
+
+void Ingestor::reject(const std::string& source, std::uint64_t line_number, const std::string& reason,
+                      const nlohmann::json& locator) {
+  ++impl_->stats.lines;
+  impl_->emit_rejection(source, line_number, reason, locator);
+}
+
+void Ingestor::append_waiting() { impl_->flush(); }
 
 std::int64_t Ingestor::commit_due_in_ms() const {
   if (impl_->options.atomic || impl_->chunk.empty()) return -1;

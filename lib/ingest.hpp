@@ -45,7 +45,15 @@ class Ingestor {
   ~Ingestor();
   // One input line (without its newline). `source` names the file for rejections.
   void add_line(const std::string& source, std::uint64_t line_number, std::string_view text);
-  void reject(const std::string& source, std::uint64_t line_number, const std::string& reason);
+  // A reading converted from another format (FHIR, CSV). `locator` is an object whose members
+  // (e.g. {"entry": 3} or {"row": 7}) are added to its receipt or rejection line.
+  void add_reading(const std::string& source, std::uint64_t line_number, const nlohmann::json& reading,
+                   const nlohmann::json& locator = nlohmann::json::object());
+  void reject(const std::string& source, std::uint64_t line_number, const std::string& reason,
+              const nlohmann::json& locator = nlohmann::json::object());
+  // Appends every waiting reading now (in atomic mode, into the open transaction), so a
+  // following reading can name them in derived_from.
+  void append_waiting();
   // Milliseconds until the records waiting for a commit are due (0: overdue); -1 when none
   // wait (or in atomic mode, where nothing commits before the end).
   std::int64_t commit_due_in_ms() const;

@@ -106,6 +106,13 @@ CREATE INDEX positions_grid ON positions(t_s / 60, lat >> 7, lon, t_s, lat);
     R"sql(
 CREATE TABLE timestamps(height INTEGER PRIMARY KEY REFERENCES blocks(height), token BLOB NOT NULL);
 )sql",
+    // 6: the ids readings had in their source system (FHIR "Observation/<id>"), so later input
+    // can name them in derivedFrom/hasMember. A trace index: derived from the payloads, checked
+    // by verify. Nothing older can hold a source_ref (validation rejected the member), so
+    // there is nothing to rebuild.
+    R"sql(
+CREATE TABLE source_refs(ref TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY(ref, idx)) WITHOUT ROWID;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 static_assert(kMigrationCount == kSchemaVersion);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 namespace medtrail {
@@ -62,6 +63,42 @@ LineReader::Status LineReader::next(std::string& line) {
   }
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return Status::line;
+}
+
+std::string_view LineReader::peek_first_line(std::size_t max_bytes) {
+  auto has_first_line = [&]() {
+    bool content = false;
+    for (std::size_t i = begin_; i < end_; ++i) {
+      char c = buffer_[i];
+      if (c == '\n' && content) return true;
+      if (c != ' ' && c != '\t' && c != '\r' && c != '\n') content = true;
+    }
+    return false;
+  };
+  while (end_ - begin_ < max_bytes && !eof_ && !error_ && !has_first_line()) {
+    if (begin_ > 0) {
+      std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (end_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);
+    std::size_t room = buffer_.size() - end_;
+    std::size_t got = 0;
+    if (fd_ >= 0) {
+      ssize_t n;
+      do {
+        n = ::read(fd_, buffer_.data() + end_, room);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) error_ = true;
+      else got = static_cast<std::size_t>(n);
+    } else {
+      got = std::fread(buffer_.data() + end_, 1, room, file_);
+      if (got == 0 && std::ferror(file_)) error_ = true;
+    }
+    if (got == 0 && !error_) eof_ = true;
+    end_ += got;
+  }
+  return {buffer_.data() + begin_, std::min(end_ - begin_, max_bytes)};
 }
 
 bool LineReader::wait_for_input(int timeout_ms) {

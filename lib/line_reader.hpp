@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace medtrail {
@@ -20,6 +21,10 @@ class LineReader {
   // True when input is buffered or arrives within timeout_ms (or cannot be waited for);
   // false when the timeout passed with nothing to read.
   bool wait_for_input(int timeout_ms);
+  // The input from the current position up to and including the first line with something
+  // other than blanks (or max_bytes, or the end), without consuming it: format detection.
+  std::string_view peek_first_line(std::size_t max_bytes);
+  void set_max_line(std::size_t max_line_bytes) { max_ = max_line_bytes; }
   std::uint64_t line_number() const { return line_number_; }
   bool failed() const { return error_; }
 

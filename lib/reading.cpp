@@ -43,7 +43,8 @@ const std::vector<TypeRule>& rules() {
       {"heart_rate", "8867-4", {{"/min", 20, 300}}, {}, {}, {}, {}},
       {"spo2", "59408-5", {{"%", 40, 100}}, {}, {}, {}, {}},
       {"respiratory_rate", "9279-1", {{"/min", 2, 80}}, {}, {}, {}, {}},
-      {"blood_pressure", "85354-9", {}, {{"systolic", 40, 300, true}, {"diastolic", 20, 200, true}},
+      {"blood_pressure", "85354-9", {},
+       {{"systolic", 40, 300, true}, {"diastolic", 20, 200, true}, {"mean", 20, 250, false}},
        {{"unit", {"mm[Hg]"}}}, {}, {}},
       {"glucose", "2339-0", {{"mg/dL", 10, 1000}, {"mmol/L", 0.5, 55}}, {}, {}, {}, {}},
       {"location", "", {}, {{"lat", -90, 90, true}, {"lon", -180, 180, true}, {"accuracy_m", 0, 10000, false}},
@@ -55,6 +56,9 @@ const std::vector<TypeRule>& rules() {
        {{"status", {"available", "in_use", "cleaning", "maintenance", "fault"}}}, {"asset"}, {"location"}},
       {"malfunction", "", {}, {}, {}, {"code"}, {"asset", "message"}},
       {"report", "", {}, {}, {}, {}, {"title", "payload_file"}},
+      // A coded measurement medtrail has no type for (from FHIR): its members are checked by
+      // check_observation below.
+      {"observation", "", {}, {}, {}, {}, {}},
   };
   return kRules;
 }
@@ -62,7 +66,7 @@ const std::vector<TypeRule>& rules() {
 // Fields every reading may carry, whatever its type.
 const std::set<std::string>& common_fields() {
   static const std::set<std::string> kFields = {"device", "time", "type", "subject", "seq",
-                                                "sig", "derived_from"};
+                                                "sig", "derived_from", "source_ref"};
   return kFields;
 }
 
@@ -82,6 +86,76 @@ std::string describe_range(double min, double max) {
     return std::string(buf);
   };
   return fmt(min) + ".." + fmt(max);
+}
+
+// A list of codings: [{"system", "code", "display"?}, ...], 1 to 16 of them.
+std::string check_codings(const json& v, const std::string& name) {
+  if (!v.is_array() || v.empty() || v.size() > 16)
+    return "\"" + name + "\" must be an array of 1-16 codings {\"system\", \"code\", \"display\"}";
+  for (const auto& coding : v) {
+    if (!coding.is_object()) return "\"" + name + "\" entries must be objects";
+    for (const auto& [key, value] : coding.items()) {
+      if (key != "system" && key != "code" && key != "display")
+        return "\"" + name + "\" coding member \"" + key + "\" is not system, code or display";
+      if (!is_short_text(value, key == "display" ? 1024 : 256))
+        return "\"" + name + "\" coding member \"" + key + "\" must be a non-empty string";
+    }
+    if (!coding.contains("system") || !coding.contains("code"))
+      return "\"" + name + "\" codings need a \"system\" and a \"code\"";
+  }
+  return "";
+}
+
+// The value members of a generic observation or of one of its components: at most one value
+// (a number with an optional UCUM unit, codings, text, a boolean, a time) or the reason it is
+// absent. Adds the members it accepts to `allowed`.
+std::string check_observation_value(const json& obj, std::set<std::string>& allowed) {
+  static const char* const kValues[] = {"value", "value_code", "value_text", "value_bool", "value_time", "data_absent"};
+  int values = 0;
+  for (const char* name : kValues) {
+    allowed.insert(name);
+    auto it = obj.find(name);
+    if (it == obj.end()) continue;
+    ++values;
+    const std::string n = name;
+    if (n == "value" && (!it->is_number() || !std::isfinite(it->get<double>()))) return "\"value\" must be a finite number";
+    if (n == "value_code") {
+      if (auto why = check_codings(*it, n); !why.empty()) return why;
+    }
+    if ((n == "value_text" && !is_short_text(*it, 1024)) || ((n == "value_time" || n == "data_absent") && !is_short_text(*it, 64)))
+      return "\"" + n + "\" must be a non-empty string";
+    if (n == "value_bool" && !it->is_boolean()) return "\"value_bool\" must be true or false";
+  }
+  if (values > 1) return "an observation carries at most one of value, value_code, value_text, value_bool, value_time, data_absent";
+  allowed.insert("unit");
+  if (auto unit = obj.find("unit"); unit != obj.end()) {
+    if (!obj.contains("value")) return "\"unit\" needs a \"value\"";
+    if (!is_short_text(*unit, 64)) return "\"unit\" must be a UCUM code";
+  }
+  return "";
+}
+
+std::string check_observation(const json& reading, std::set<std::string>& allowed) {
+  allowed.insert("code");
+  auto code = reading.find("code");
+  if (code == reading.end()) return "missing field \"code\" (the observation's codings)";
+  if (auto why = check_codings(*code, "code"); !why.empty()) return why;
+  if (auto why = check_observation_value(reading, allowed); !why.empty()) return why;
+  allowed.insert("components");
+  if (auto components = reading.find("components"); components != reading.end()) {
+    if (!components->is_array() || components->empty() || components->size() > 32)
+      return "\"components\" must be an array of 1-32 objects";
+    for (const auto& component : *components) {
+      if (!component.is_object()) return "\"components\" entries must be objects";
+      std::set<std::string> component_allowed = {"code"};
+      if (!component.contains("code")) return "each component needs a \"code\"";
+      if (auto why = check_codings(component["code"], "components.code"); !why.empty()) return why;
+      if (auto why = check_observation_value(component, component_allowed); !why.empty()) return "component: " + why;
+      for (const auto& [key, value] : component.items())
+        if (!component_allowed.count(key)) return "unknown component member \"" + key + "\"";
+    }
+  }
+  return "";
 }
 
 }  // namespace
@@ -142,6 +216,10 @@ ReadingCheck validate_reading(const json& reading, const ValidationLimits& limit
   if (auto sig = reading.find("sig"); sig != reading.end()) {
     if (!sig->is_string()) return reject("\"sig\" must be a base64 string");
     out.signature = sig->get<std::string>();
+  }
+  if (auto ref = reading.find("source_ref"); ref != reading.end()) {
+    if (!is_short_text(*ref, 256)) return reject("\"source_ref\" must be a non-empty string of at most 256 characters");
+    out.source_ref = ref->get<std::string>();
   }
   if (auto links = reading.find("derived_from"); links != reading.end()) {
     if (!links->is_array() || links->empty() || links->size() > 256)
@@ -210,6 +288,8 @@ ReadingCheck validate_reading(const json& reading, const ValidationLimits& limit
     if (it != reading.end() && !is_short_text(*it, 1024))
       return reject("\"" + std::string(name) + "\" must be a non-empty string");
   }
+  if (out.type == "observation")
+    if (auto why = check_observation(reading, allowed); !why.empty()) return reject(why);
   if (out.type == "blood_pressure" && reading["systolic"].get<double>() <= reading["diastolic"].get<double>())
     return reject("systolic pressure must exceed diastolic pressure");
   if (out.type == "proximity" && !is_valid_name(reading["peer"].get_ref<const std::string&>()))

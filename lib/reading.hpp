@@ -21,6 +21,9 @@ struct ValidReading {
   std::vector<std::string> derived_from;  // as given: ids or id prefixes, resolved by the ledger
   std::optional<std::string> payload_file;
   std::optional<std::string> signature;   // base64 Ed25519 by the device over the reading sans "sig"
+  // The reading's id in the system it came from (FHIR: "Observation/<id>"), so later input can
+  // name it as a derivation source (trace index `source_refs`).
+  std::optional<std::string> source_ref;
   // What trace indexes (lib/trace): the tracked asset, a position, a proximity peer.
   std::optional<std::string> asset;
   std::optional<double> lat, lon;

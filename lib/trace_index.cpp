@@ -14,11 +14,14 @@ using nlohmann::json;
 constexpr const char* kInsertLink = "INSERT OR IGNORE INTO links(parent, child) VALUES (?, ?)";
 constexpr const char* kInsertAsset = "INSERT OR IGNORE INTO assets(asset, time_ms, idx) VALUES (?, ?, ?)";
 constexpr const char* kInsertProximity = "INSERT OR IGNORE INTO proximity(peer, time_ms, idx, distance_m) VALUES (?, ?, ?, ?)";
+constexpr const char* kInsertSourceRef = "INSERT OR IGNORE INTO source_refs(ref, idx) VALUES (?, ?)";
 constexpr const char* kInsertPosition = "INSERT INTO positions(idx, t_s, lat, lon) VALUES (?, ?, ?, ?)";
 
-// Types whose payload adds index rows beyond derivation links.
-bool payload_is_indexed(const std::optional<std::string>& type) {
+// Payloads that add index rows beyond derivation links. Only these are parsed again by verify;
+// the substring test is a cheap filter before the parse that decides.
+bool payload_is_indexed(const std::optional<std::string>& type, const std::string& reading_text) {
   if (!type) return false;
+  if (reading_text.find("\"source_ref\"") != std::string::npos) return true;
   return *type == "location" || *type == "proximity" || *type == "asset_status" || *type == "sterilization" ||
          *type == "malfunction";
 }
@@ -50,6 +53,7 @@ IndexFacts facts_of(const LeafRow& row, const ValidReading& reading, std::vector
     facts.peer = reading.peer;
     facts.distance_m = reading.distance_m.value_or(0);
   }
+  facts.source_ref = reading.source_ref;
   return facts;
 }
 
@@ -57,13 +61,15 @@ IndexWriter::IndexWriter(sql::Database& db)
     : link_(db.prepare(kInsertLink)),
       asset_(db.prepare(kInsertAsset)),
       proximity_(db.prepare(kInsertProximity)),
-      position_(db.prepare(kInsertPosition)) {}
+      position_(db.prepare(kInsertPosition)),
+      source_ref_(db.prepare(kInsertSourceRef)) {}
 
 void IndexWriter::add(const LeafRow& row, const IndexFacts& facts) {
   for (auto parent : facts.parents) link_.bind(1, parent).bind(2, row.index).run();
   std::int64_t time_ms = row.time_ms.value_or(0);
   if (facts.asset) asset_.bind(1, *facts.asset).bind(2, time_ms).bind(3, row.index).run();
   if (facts.peer) proximity_.bind(1, *facts.peer).bind(2, time_ms).bind(3, row.index).bind_real(4, facts.distance_m).run();
+  if (facts.source_ref) source_ref_.bind(1, *facts.source_ref).bind(2, row.index).run();
   if (facts.position) {
     auto t = index_seconds(time_ms);
     auto [lat, lon] = *facts.position;
@@ -120,15 +126,22 @@ std::vector<std::uint64_t> linked_parents(sql::Statement& id_lookup, const LeafR
 
 IndexFacts stored_facts(sql::Statement& id_lookup, const LeafRow& row, const std::string* reading_text) {
   ValidReading reading;
-  if (reading_text && payload_is_indexed(row.type))
+  if (reading_text && payload_is_indexed(row.type, *reading_text))
     if (auto parsed = reparse_reading(*reading_text)) reading = std::move(*parsed);
   reading.type = row.type.value_or("");
   return facts_of(row, reading, linked_parents(id_lookup, row));
 }
 
+std::optional<std::uint64_t> find_source_ref(sql::Database& db, const std::string& ref) {
+  auto stmt = db.prepare("SELECT max(idx) FROM source_refs WHERE ref = ?");
+  stmt.bind(1, ref);
+  if (!stmt.step() || stmt.is_null(0)) return std::nullopt;
+  return static_cast<std::uint64_t>(stmt.integer(0));
+}
+
 void rebuild_index(Ledger& ledger) {
   auto& db = ledger.db();
-  db.exec("DELETE FROM links; DELETE FROM assets; DELETE FROM proximity; DELETE FROM positions;");
+  db.exec("DELETE FROM links; DELETE FROM assets; DELETE FROM proximity; DELETE FROM positions; DELETE FROM source_refs;");
   IndexWriter writer(db);
   for_each_reading_facts(ledger, [&](const LeafRow& row, const IndexFacts& facts) { writer.add(row, facts); });
 }
@@ -138,7 +151,8 @@ IndexChecker::IndexChecker(sql::Database& db)
       link_(db.prepare("SELECT 1 FROM links WHERE parent = ? AND child = ?")),
       asset_(db.prepare("SELECT 1 FROM assets WHERE asset = ? AND time_ms = ? AND idx = ?")),
       proximity_(db.prepare("SELECT distance_m FROM proximity WHERE peer = ? AND time_ms = ? AND idx = ?")),
-      position_(db.prepare("SELECT t_s, lat, lon FROM positions WHERE idx = ?")) {}
+      position_(db.prepare("SELECT t_s, lat, lon FROM positions WHERE idx = ?")),
+      source_ref_(db.prepare("SELECT 1 FROM source_refs WHERE ref = ? AND idx = ?")) {}
 
 std::string IndexChecker::expect(const LeafRow& row, const IndexFacts& facts) {
   auto present = [](sql::Statement& stmt) {
@@ -176,6 +190,11 @@ std::string IndexChecker::expect(const LeafRow& row, const IndexFacts& facts) {
     position_.reset();
     if (!ok) return "the position is missing or altered in the trace index";
   }
+  if (facts.source_ref) {
+    ++source_refs_;
+    if (!present(source_ref_.bind(1, *facts.source_ref).bind(2, row.index)))
+      return "source_ref " + *facts.source_ref + " is missing from the trace index";
+  }
   return "";
 }
 
@@ -191,6 +210,7 @@ std::vector<std::string> IndexChecker::finish() {
   compare("assets", assets_);
   compare("proximity", proximity_rows_);
   compare("positions", positions_);
+  compare("source_refs", source_refs_);
   return problems;
 }
 

@@ -45,6 +45,7 @@ struct IndexFacts {
   std::optional<std::pair<std::int32_t, std::int32_t>> position;  // microdegrees; only with a subject
   std::optional<std::string> peer;
   double distance_m = 0;
+  std::optional<std::string> source_ref;
 };
 IndexFacts facts_of(const LeafRow& row, const ValidReading& reading, std::vector<std::uint64_t> parents);
 
@@ -54,8 +55,11 @@ class IndexWriter {
   void add(const LeafRow& row, const IndexFacts& facts);
 
  private:
-  sql::Statement link_, asset_, proximity_, position_;
+  sql::Statement link_, asset_, proximity_, position_, source_ref_;
 };
+
+// The newest reading record with this source_ref (FHIR "Observation/<id>"), if any.
+std::optional<std::uint64_t> find_source_ref(sql::Database& db, const std::string& ref);
 
 // Rebuilds every index from the log (used by the migration that introduced them).
 void rebuild_index(Ledger& ledger);
@@ -71,8 +75,8 @@ class IndexChecker {
 
  private:
   sql::Database& db_;
-  sql::Statement link_, asset_, proximity_, position_;
-  std::uint64_t links_ = 0, assets_ = 0, proximity_rows_ = 0, positions_ = 0;
+  sql::Statement link_, asset_, proximity_, position_, source_ref_;
+  std::uint64_t links_ = 0, assets_ = 0, proximity_rows_ = 0, positions_ = 0, source_refs_ = 0;
 };
 
 // The readings' facts re-derived from a stored payload (reading JSON text).
