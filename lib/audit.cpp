@@ -1,4 +1,5 @@
 #include "audit.hpp"
+#include "json_members.hpp"
 
 #include <unistd.h>
 
@@ -49,10 +50,10 @@ struct Episode {
   }
   static Episode from_json(const json& j) {
     Episode e;
-    e.start = j.at("start").get<std::int64_t>();
-    e.end = j.at("end").get<std::int64_t>();
+    e.start = integer_member(j, "start");
+    e.end = integer_member(j, "end");
     e.evidence = j.at("evidence").get<std::vector<std::string>>();
-    e.records = j.at("records").get<std::uint64_t>();
+    e.records = unsigned_member(j, "records");
     e.subject = j.at("subject").get<std::string>();
     e.reported = j.at("reported").get<bool>();
     return e;
@@ -340,9 +341,9 @@ class GapEvaluator : public DeviceEvaluator {
     auto seq = seq_it->get<std::int64_t>();
     auto it = last_.find(device);
     if (it != last_.end()) {
-      std::int64_t last = it->second.at("seq").get<std::int64_t>();
+      std::int64_t last = integer_member(it->second, "seq");
       Episode ep;
-      ep.add(it->second.at("id").get<std::string>(), it->second.at("time").get<std::int64_t>());
+      ep.add(it->second.at("id").get<std::string>(), integer_member(it->second, "time"));
       ep.add(e.id, e.time_ms);
       ep.subject = e.subject;
       if (seq > last + 1 || seq <= last) {
@@ -728,7 +729,7 @@ State State::from_json(const json& j, const std::string& path) {
     if (j.at("format").get<std::string>() != "medtrail-audit-state-v1") throw std::runtime_error("unknown format");
     State s;
     s.origin = j.at("origin").get<std::string>();
-    s.next_index = j.at("next_index").get<std::uint64_t>();
+    s.next_index = unsigned_member(j, "next_index");
     s.checkpoint = j.at("checkpoint").get<std::string>();
     s.evaluators = j.at("evaluators");
     return s;

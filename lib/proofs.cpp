@@ -1,4 +1,5 @@
 #include "proofs.hpp"
+#include "json_members.hpp"
 
 #include <charconv>
 
@@ -101,7 +102,7 @@ TlogProof tlog_proof_of(const json& receipt) {
   // it; the tlog-proof spec leaves extra unauthenticated, which the inclusion proof fixes.
   std::string canonical = jcs::canonicalize(receipt.at("record"));
   proof.extra = Bytes(canonical.begin(), canonical.end());
-  proof.index = receipt.at("leaf_index").get<std::uint64_t>();
+  proof.index = unsigned_member(receipt, "leaf_index");
   for (const auto& h : receipt.at("inclusion")) proof.inclusion.push_back(*hash_from_hex(h.get<std::string>()));
   proof.checkpoint = receipt.at("checkpoint").get<std::string>();
   return proof;
@@ -175,8 +176,8 @@ std::uint64_t verify_consistency_proof(const json& object, const std::optional<P
   try {
     if (object.at("format").get<std::string>() != kConsistencyFormat)
       throw Error(ExitCode::usage, "unknown consistency proof format " + object.at("format").dump());
-    auto old_size = object.at("old_size").get<std::uint64_t>();
-    auto new_size = object.at("new_size").get<std::uint64_t>();
+    auto old_size = unsigned_member(object, "old_size");
+    auto new_size = unsigned_member(object, "new_size");
     std::vector<Hash> proof;
     for (const auto& h : object.at("consistency")) {
       auto parsed = hash_from_hex(h.get<std::string>());

@@ -1,4 +1,5 @@
 #include "verify.hpp"
+#include "json_members.hpp"
 
 #include <deque>
 #include <map>
@@ -198,7 +199,7 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
       report(f);
     };
     try {
-      if (h.at("height").get<std::uint64_t>() != blocks[i].height) fail("block_height", "header height differs from its position");
+      if (unsigned_member(h, "height") != blocks[i].height) fail("block_height", "header height differs from its position");
       std::string prev = i == 0 ? std::string(64, '0') : to_hex(blocks[i - 1].hash);
       if (h.at("prev").get<std::string>() != prev) {
         Finding f = finding("block_link", "block does not link to the previous block's hash");
@@ -207,13 +208,13 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
         f.actual = h.at("prev").get<std::string>();
         report(f);
       }
-      auto first = h.at("first").get<std::uint64_t>();
-      auto count = h.at("count").get<std::uint64_t>();
-      if (first != expected_first || first + count != h.at("tree_size").get<std::uint64_t>())
+      auto first = unsigned_member(h, "first");
+      auto count = unsigned_member(h, "count");
+      if (first != expected_first || first + count != unsigned_member(h, "tree_size"))
         fail("block_range", "block range [" + std::to_string(first) + ", +" + std::to_string(count) +
                                 ") does not continue the previous block (expected first " + std::to_string(expected_first) + ")");
-      expected_first = h.at("tree_size").get<std::uint64_t>();
-      if (h.at("version").get<int>() != kBlockVersion) fail("block_version", "unknown block version");
+      expected_first = unsigned_member(h, "tree_size");
+      if (integer_member(h, "version") != kBlockVersion) fail("block_version", "unknown block version");
       (void)h.at("policy_root").get<std::string>();  // compared with the replayed policies at the block's end
       if (i > 0 && h.at("time").get<std::string>() < blocks[i - 1].header.at("time").get<std::string>())
         fail("block_time", "block time is earlier than the previous block's");
@@ -510,8 +511,8 @@ std::uint64_t verify_receipt(const json& receipt, const std::optional<PublicIden
   };
   try {
     const json& record = receipt.at("record");
-    auto index = receipt.at("leaf_index").get<std::uint64_t>();
-    auto size = receipt.at("tree_size").get<std::uint64_t>();
+    auto index = unsigned_member(receipt, "leaf_index");
+    auto size = unsigned_member(receipt, "tree_size");
     Hash leaf = merkle::leaf_hash(as_bytes(jcs::canonicalize(record)));
     if (to_hex(leaf) != receipt.at("leaf_hash").get<std::string>())
       fail("leaf_hash_mismatch", "the record does not hash to the receipt's leaf hash");
@@ -541,7 +542,7 @@ std::uint64_t verify_receipt(const json& receipt, const std::optional<PublicIden
     std::string canonical = jcs::canonicalize(header);
     if (to_hex(crypto::sha256(canonical)) != block.at("hash").get<std::string>())
       fail("block_hash_mismatch", "the block hash does not match its header");
-    if (header.at("tree_size").get<std::uint64_t>() != cp->tree_size || header.at("log_root").get<std::string>() != to_hex(cp->root) ||
+    if (unsigned_member(header, "tree_size") != cp->tree_size || header.at("log_root").get<std::string>() != to_hex(cp->root) ||
         header.at("origin").get<std::string>() != cp->origin)
       fail("block_checkpoint", "the block header and the checkpoint disagree");
     bool block_signed = false;

@@ -49,6 +49,12 @@ expect_exit 1 mt verify --receipt bad-receipt.json --trust keys/hospital.pub
 jq '.record.device = "wb-9999"' receipt.json > bad-receipt2.json
 expect_exit 1 mt verify --receipt bad-receipt2.json --trust keys/hospital.pub
 expect_exit 1 mt verify --receipt receipt.json --trust keys/gw-1.pub            # wrong pinned key
+# Indexes that are not non-negative integers (found by fuzz_receipt: 5e23 was undefined behaviour).
+for bad in 5.3e23 -3 1.5 '"7"'; do
+  jq ".leaf_index = $bad" receipt.json > bad-index.json
+  expect_exit 2 mt verify --receipt bad-index.json --trust keys/hospital.pub
+  check "leaf_index $bad is refused by name" grep -q '"leaf_index" must be a non-negative integer\|not a medtrail receipt' err.txt
+done
 echo '{"not": "a receipt"}' > junk.json
 expect_exit 2 mt verify --receipt junk.json
 expect_exit 4 mt verify --receipt missing.json
