@@ -483,11 +483,11 @@ medtrail::Ledger create_enrolled_ledger(const Args& args, const Fixture& fx, con
   auto ledger = medtrail::Ledger::create(path, fx.authority, "bench.example/ward", fx.data_key, {});
   apply_cache(ledger, args.cache_mib);
   std::vector<medtrail::Ledger::EnrollRequest> requests;
-  requests.push_back({"gw-1", "gateway", fx.gateway.identity().key, ""});
+  requests.push_back({"gw-1", "gateway", fx.gateway.identity().key, "", std::nullopt});
   medtrail::simulate::Options sim;
   sim.devices = args.devices;
   sim.seed = args.seed;
-  for (const auto& d : medtrail::simulate::devices(sim)) requests.push_back({d.name, "device", std::nullopt, d.kind});
+  for (const auto& d : medtrail::simulate::devices(sim)) requests.push_back({d.name, "device", std::nullopt, d.kind, std::nullopt});
   ledger.enroll(fx.authority, requests);
   return ledger;
 }
@@ -758,7 +758,7 @@ json scale_stage(const Args& args, const std::string& ledger_path, const std::st
   std::vector<double> prove_us, receipt_us, record_us;
   std::uint64_t findings = 0;
   auto count = [&](const medtrail::Finding&) { ++findings; };
-  medtrail::VerifyOptions options{trusted, {}};
+  medtrail::VerifyOptions options{trusted, {}, {}, {}};
   for (std::uint64_t i = 0; i < args.proofs; ++i) {
     std::string id = medtrail::to_hex(ledger.leaf(pick(rng)).id);  // what a user holds
     auto t0 = Clock::now();
@@ -1099,7 +1099,7 @@ int main(int argc, char** argv) {
       Progress progress("verify", tree_size);
       SqlProfile profile(args.sql_profile);
       profile.attach(ledger);
-      medtrail::VerifyOptions options{trusted, [&](std::uint64_t done, std::uint64_t) { progress.update(done); }};
+      medtrail::VerifyOptions options{trusted, [&](std::uint64_t done, std::uint64_t) { progress.update(done); }, {}, {}};
       Timed verify_time = timed([&] {
         summary = medtrail::verify_ledger(ledger, options, [&](const medtrail::Finding& f) {
           if (findings.size() < 5) findings.push_back(f.to_json().dump());

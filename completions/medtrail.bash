@@ -21,22 +21,25 @@ _medtrail() {
   esac
   local globals='--help --version --db --busy-timeout --passphrase-file'
   case "$cmd" in
-    "") COMPREPLY=($(compgen -W 'keygen init enroll retire ingest anchor verify prove checkpoint show log trace policy audit simulate completion '"$globals" -- "$cur")); return ;;
-    keygen) COMPREPLY=($(compgen -W '--name --role --out '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    "") COMPREPLY=($(compgen -W 'keygen init enroll retire ingest anchor verify prove checkpoint show log trace policy audit simulate grant revoke forget completion '"$globals" -- "$cur")); return ;;
+    keygen) COMPREPLY=($(compgen -W '--name --role --out --no-encryption-key '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     init) COMPREPLY=($(compgen -W '--authority --origin --data-key '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     enroll) COMPREPLY=($(compgen -W '--key --role --name --kind --from '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     retire) COMPREPLY=($(compgen -W '--key --reason '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     ingest) COMPREPLY=($(compgen -W '--key --data-key --rejects --atomic --max-skew --chunk --max-line --format --map --device --max-document '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     anchor) COMPREPLY=($(compgen -W '--key --max --checkpoint-out --tsa-url --tsa-cmd --tsa-timeout --allow-empty '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
-    verify) COMPREPLY=($(compgen -W '--trust --receipt --consistency --checkpoint --file --record --tsa-cert --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    verify) COMPREPLY=($(compgen -W '--trust --receipt --consistency --checkpoint --file --record --tsa-cert --key --purpose --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     prove) COMPREPLY=($(compgen -W '--format --consistency-from '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     checkpoint) COMPREPLY=($(compgen -W '--out '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
-    show) COMPREPLY=($(compgen -W '--format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    show) COMPREPLY=($(compgen -W '--key --purpose --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     log) COMPREPLY=($(compgen -W '--since-height --records --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
-    trace) COMPREPLY=($(compgen -W '--up --down --depth --format --device --subject --asset --type --since --until --contacts --origin --radius --min-duration --hops --time-tolerance --sample-span --method --reveal --data-key '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    trace) COMPREPLY=($(compgen -W '--up --down --depth --format --device --subject --asset --type --since --until --contacts --origin --radius --min-duration --hops --time-tolerance --sample-span --method --reveal --key --purpose --data-key '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     policy) COMPREPLY=($(compgen -W '--key --reason --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -W 'add list show retire' -- "$cur")) ;;
-    audit) COMPREPLY=($(compgen -W '--since --until --policy --state --fail-on --record-findings --key --trust --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    audit) COMPREPLY=($(compgen -W '--since --until --policy --state --fail-on --record-findings --key --purpose --trust --format '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     simulate) COMPREPLY=($(compgen -W '--devices --minutes --seed --list-devices --scenario --truth '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    grant) COMPREPLY=($(compgen -W '--key --to --subject --record --device --all --until --purpose --data-key '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    revoke) COMPREPLY=($(compgen -W '--key --reason '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
+    forget) COMPREPLY=($(compgen -W '--key --subject --reason --data-key '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -f -- "$cur")) ;;
     completion) COMPREPLY=($(compgen -W ' '"$globals" -- "$cur")); [[ $cur != -* ]] && COMPREPLY+=($(compgen -W 'bash zsh fish' -- "$cur")) ;;
   esac
 }

@@ -30,7 +30,7 @@ echo "records: $(wc -l < receipts.ndjson)"
 export MEDTRAIL_DATA_KEY=keys/hospital.datakey
 
 step "contacts of patient-0001: within 2 m for 15 minutes or more, two hops"
-"$mt" trace --db ward.db --contacts patient-0001 --hops 2 --reveal \
+"$mt" trace --db ward.db --contacts patient-0001 --hops 2 --reveal --key keys/hospital.key --purpose "contact tracing" \
   --since 2026-03-01T08:00:00Z --until 2026-03-01T10:00:00Z > contacts.ndjson
 jq -c '{subject_id, hop, first, last, exposure_s, closest_m, evidence: (.evidence | length)}' contacts.ndjson
 jq -e -s --slurpfile truth truth.json \
@@ -42,12 +42,12 @@ jq -e -s --slurpfile truth truth.json \
 echo "every planted contact found; near misses ($(jq -r '[.near_misses[].reason] | join(", ")' truth.json)) left out"
 
 step "the same answer from a pairwise scan of every position (the R*Tree is only faster)"
-"$mt" trace --db ward.db --contacts patient-0001 --hops 2 --reveal --method scan \
+"$mt" trace --db ward.db --contacts patient-0001 --hops 2 --reveal --method scan --key keys/hospital.key \
   --since 2026-03-01T08:00:00Z --until 2026-03-01T10:00:00Z | cmp -s - contacts.ndjson || die "index and scan disagree"
 echo "identical"
 
 step "where did patient-0001's infection come from?"
-"$mt" trace --db ward.db --origin patient-0001 --reveal > origin.ndjson
+"$mt" trace --db ward.db --origin patient-0001 --reveal --key keys/hospital.key > origin.ndjson
 jq -c '{step, subject_id, test_time, earliest, exposure_s: .contact.exposure_s}' origin.ndjson
 [ "$(jq -r -s 'map(.subject_id) | join(" ")' origin.ndjson)" = "$(jq -r '[.origin[].subject] | join(" ")' truth.json)" ] ||
   die "origin chain differs from the planted one"

@@ -24,6 +24,9 @@ step "a ledger with an authority, a gateway, an auditor and 50 simulated devices
 "$mt" enroll --db ward.db --key keys/hospital.key --role auditor --name auditor keys/auditor.pub > /dev/null
 "$mt" simulate --devices 50 --minutes 90 --seed 11 --list-devices | "$mt" enroll --db ward.db --key keys/hospital.key --from - > /dev/null
 
+step "readings are encrypted to the hospital (the data owner); the auditor may read them all"
+"$mt" grant --db ward.db --key keys/hospital.key --to auditor --all --purpose "cron audit" | jq -c '{grant, wrapped}'
+
 step "the ward's rules (examples/policies/ward.yaml, with a tighter contact distance) on the ledger"
 sed 's/distance_m: 1.8/distance_m: 0.5/' "$here/policies/ward.yaml" > ward.yaml
 "$mt" policy add --db ward.db --key keys/hospital.key ward.yaml | jq -c '{name, rules, sha256}'
@@ -62,7 +65,7 @@ step "someone rewrites audited history with sqlite3; the next cron run says so"
 cp ward.db rewritten.db
 sqlite3 rewritten.db "UPDATE nodes SET hash = zeroblob(32)"
 set +e
-"$mt" audit --db rewritten.db --state audit.state > rewritten.ndjson 2> rewritten.err
+"$mt" audit --db rewritten.db --state audit.state --key keys/auditor.key > rewritten.ndjson 2> rewritten.err
 code=$?
 set -e
 [ "$code" -eq 1 ] || die "a rewritten history should make audit exit 1 (got $code)"

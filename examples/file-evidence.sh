@@ -41,7 +41,7 @@ report=$(jq -r .id report-receipt.ndjson)
 "$mt" anchor --db ward.db --key keys/hospital.key > /dev/null
 
 step "the record commits to the file's SHA-256 and links to full record ids"
-"$mt" show --db ward.db "${report:0:8}" --format json | tee show.json | jq -c '.record | {kind, type, file_sha256, derived_from}'
+"$mt" show --db ward.db "${report:0:8}" --key keys/hospital.key --format json | tee show.json | jq -c '.record | {kind, type, file_sha256, derived_from}'
 [ "$(jq -r .record.file_sha256 show.json)" = "$(sha256sum < reports/note-0001.txt | cut -d' ' -f1)" ] ||
   die "file_sha256 is not the file's SHA-256"
 jq -e --arg hr "$hr" --arg spo2 "$spo2" '.record.derived_from == [$hr, $spo2]' show.json > /dev/null ||

@@ -30,17 +30,17 @@ echo "records: $(wc -l < receipts.ndjson); assets tracked: $(jq .assets truth.js
 
 step "audit: unsterile use, faults"
 code=0
-"$mt" audit --db hospital.db --format text > audit.txt || code=$?
+"$mt" audit --db hospital.db --key keys/hospital.key --format text > audit.txt || code=$?
 cat audit.txt
 [ "$code" = 1 ] || die "expected exit 1 (critical findings), got $code"
-"$mt" audit --db hospital.db > audit.ndjson || true
+"$mt" audit --db hospital.db --key keys/hospital.key > audit.ndjson || true
 diff <(jq -r '.findings[] | "\(.rule) \(.device) \(.asset) \(.start)"' truth.json | sort) \
   <(jq -r 'select(.kind == "finding") | "\(.rule) \(.device) \(.asset) \(.start)"' audit.ndjson | sort) ||
   die "the findings differ from the planted events"
 echo "every planted event found, nothing else"
 
 step "resp-0003's history from the ledger: a failed cycle, then into use"
-"$mt" trace --db hospital.db --asset resp-0003 --until 2026-03-01T08:40:00Z > resp-0003.ndjson
+"$mt" trace --db hospital.db --key keys/hospital.key --asset resp-0003 --until 2026-03-01T08:40:00Z > resp-0003.ndjson
 jq -r '"\(.time)  \(.device)  \(.type)  \(.reading.status // .reading.result // "")"' resp-0003.ndjson
 jq -e -s 'map(.reading.result // empty) | index("fail") != null' resp-0003.ndjson > /dev/null || die "the failed cycle is not in the asset's history"
 

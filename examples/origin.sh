@@ -29,7 +29,7 @@ step "a district of 40 devices (wristbands, thermal cameras, a PCR lab), two hou
 echo "records: $(wc -l < receipts.ndjson); planted fever screenings: $(jq '.findings | length' truth.json)"
 
 step "fever screenings found by the audit (policy $(basename "$policies")/origin.yaml)"
-"$mt" audit --db district.db --fail-on critical > audit.ndjson || die "the audit failed (exit $?)"
+"$mt" audit --db district.db --key keys/health-authority.key --fail-on critical > audit.ndjson || die "the audit failed (exit $?)"
 jq -r 'select(.kind == "finding") | "\(.start)  \(.device)  \(.message)"' audit.ndjson
 diff <(jq -r '.findings[] | "\(.device) \(.start)"' truth.json | sort) \
   <(jq -r 'select(.kind == "finding") | "\(.device) \(.start)"' audit.ndjson | sort) > /dev/null ||
@@ -40,7 +40,7 @@ echo "every planted fever found, nothing else; subjects appear only as pseudonym
 step "where did the cluster begin? from the latest case back to the earliest"
 export MEDTRAIL_DATA_KEY=keys/health-authority.datakey
 latest=$(jq -r '.origin[0].subject' truth.json)
-"$mt" trace --db district.db --origin "$latest" --reveal > origin.ndjson
+"$mt" trace --db district.db --origin "$latest" --reveal --key keys/health-authority.key > origin.ndjson
 jq -c '{step, subject_id, test_time, earliest}' origin.ndjson
 [ "$(jq -r -s 'map(.subject_id) | join(" ")' origin.ndjson)" = "$(jq -r '[.origin[].subject] | join(" ")' truth.json)" ] ||
   die "the origin chain differs from the planted one"

@@ -42,7 +42,7 @@ report=$(jq -r .id report-receipt.json)
 echo "report ${report:0:16}… derived from $(jq length <<< "$ids") readings"
 
 step "its lineage: the report, back to the devices"
-"$mt" trace --db ward.db "$report" --up > lineage.json
+"$mt" trace --db ward.db "$report" --up --key keys/hospital.key > lineage.json
 jq -r '.nodes | sort_by(.distance, .time)[] | "\(.distance)  \(.id[0:16])…  \(.device)  \(.type)  \(.time)  block \(.block)"' lineage.json
 for id in $(jq -r '.[]' <<< "$ids"); do
   jq -e --arg id "$id" 'any(.nodes[]; .id == $id and .distance == -1)' lineage.json > /dev/null || die "source $id is missing from the lineage"
@@ -51,7 +51,7 @@ echo "all $(jq length <<< "$ids") sources in the lineage"
 
 step "audit: lost and replayed readings"
 code=0
-"$mt" audit --db ward.db --trust keys/hospital.pub > audit.ndjson || code=$?
+"$mt" audit --db ward.db --key keys/hospital.key --trust keys/hospital.pub > audit.ndjson || code=$?
 [ "$code" = 1 ] || die "expected exit 1 (critical findings), got $code"
 jq -r 'select(.kind == "finding") | "\(.severity)  \(.device)  \(.message)"' audit.ndjson
 diff <(jq -r '.findings[] | "\(.rule) \(.device) \(.start)"' truth.json | sort) \
@@ -61,13 +61,13 @@ diff <(jq -r '.findings[] | "\(.rule) \(.device) \(.start)"' truth.json | sort) 
 step "someone edits a source reading in the database: detected"
 cp ward.db edited.db
 first=$(jq -r '.[0]' <<< "$ids")
-sqlite3 edited.db "UPDATE payloads SET reading = json_set(reading, '\$.value', 140) WHERE idx = (SELECT idx FROM leaves WHERE hex(id) = upper('$first'))"
+sqlite3 edited.db "UPDATE payloads SET ciphertext = substr(ciphertext, 1, 20) || X'5a' || substr(ciphertext, 22) WHERE idx = (SELECT idx FROM leaves WHERE hex(id) = upper('$first'))"
 code=0
 "$mt" verify --db edited.db --trust keys/hospital.pub > verify.ndjson || code=$?
 [ "$code" = 1 ] || die "verify did not catch the edit (exit $code)"
 jq -r 'select(.finding) | "verify: \(.finding) \(.message)"' verify.ndjson | head -3
 code=0
-"$mt" audit --db edited.db --trust keys/hospital.pub --fail-on critical > audit-edited.ndjson || code=$?
+"$mt" audit --db edited.db --key keys/hospital.key --trust keys/hospital.pub --fail-on critical > audit-edited.ndjson || code=$?
 [ "$code" = 1 ] || die "audit did not fail on the edit (exit $code)"
 jq -e -s 'any(.[]; .rule_kind == "integrity" and .severity == "critical")' audit-edited.ndjson > /dev/null ||
   die "no critical integrity finding"

@@ -31,7 +31,7 @@ echo "records: $(wc -l < receipts.ndjson); block $(jq -r .header.height block.js
 
 step "audit: breaches, contacts, bands taken off"
 code=0
-"$mt" audit --db quarantine.db --trust keys/health-authority.pub > audit.ndjson || code=$?
+"$mt" audit --db quarantine.db --key keys/health-authority.key --trust keys/health-authority.pub > audit.ndjson || code=$?
 [ "$code" = 1 ] || die "expected exit 1 (critical findings), got $code"
 jq -r 'select(.kind == "finding") | "\(.severity)  \(.rule)  \(.device)  \(.start)  \(.message)"' audit.ndjson
 diff <(jq -r '.findings[] | "\(.rule) \(.device) \(.peer // "-") \(.start)"' truth.json | sort) \

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tamper detection: whoever can write the SQLite file can change a stored reading, but not
-# without verify noticing. Builds a small anchored ledger, raises one body temperature with
-# sqlite3 (as an attacker with file access would), and shows that `verify` exits 1 with a
-# finding that names the altered record; the untouched ledger still verifies.
+# without verify noticing. Builds a small anchored ledger, alters the stored (encrypted) body
+# temperature of one reading with sqlite3 (as an attacker with file access would), and shows
+# that `verify` exits 1 with a finding that names the altered record, without any decryption
+# key; the untouched ledger still verifies.
 # Run: bash examples/tamper-detect.sh   (MEDTRAIL=path/to/medtrail to use a build tree's binary)
 # Exits non-zero as soon as a step does not behave as stated.
 set -euo pipefail
@@ -27,14 +28,13 @@ step "a small ledger: authority, gateway, 5 devices, 10 minutes of readings, one
 step "pick one body temperature reading"
 target=$(jq -r 'select(.type == "body_temperature") | .id' receipts.ndjson | head -1)
 [ -n "$target" ] || die "no body_temperature receipt"
-"$mt" show --db ward.db "${target:0:8}" --format json | jq -c '{id, index, reading}'
+"$mt" show --db ward.db "${target:0:8}" --key keys/hospital.key --format json | jq -c '{id, index, reading}'
 
-step "tamper: rewrite its stored value to 39.9 with sqlite3, in a copy of the ledger"
+step "tamper: the value is stored encrypted, so flip one byte of its ciphertext with sqlite3, in a copy"
 cp ward.db tampered.db
 sqlite3 tampered.db "UPDATE payloads
-  SET reading = json_set(reading, '\$.value', 39.9)
+  SET ciphertext = substr(ciphertext, 1, 20) || X'5a' || substr(ciphertext, 22)
   WHERE idx = (SELECT idx FROM leaves WHERE lower(hex(id)) = '$target')"
-sqlite3 tampered.db "SELECT reading FROM payloads WHERE idx = (SELECT idx FROM leaves WHERE lower(hex(id)) = '$target')"
 
 step "verify the tampered copy: exit 1, and the finding names the record"
 set +e

@@ -39,7 +39,7 @@ grep -h -o '"reason":"[^"]*"' rejected.ndjson rejected.err | head -1
 
 step "audit: vital signs out of range, in the rule's unit"
 code=0
-"$mt" audit --db clinic.db > audit.ndjson || code=$?
+"$mt" audit --db clinic.db --key keys/clinic.key > audit.ndjson || code=$?
 [ "$code" = 1 ] || die "expected exit 1 (critical findings), got $code"
 jq -r 'select(.kind == "finding") | "\(.severity)  \(.rule)  \(.device)  \(.start)  \(.message)"' audit.ndjson
 diff <(jq -r '.findings[] | "\(.rule) \(.device) \(.start)"' truth.json | sort) \

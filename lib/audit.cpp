@@ -1,9 +1,12 @@
 #include "audit.hpp"
+
+#include "privacy.hpp"
 #include "json_members.hpp"
 
 #include <unistd.h>
 
 #include <cmath>
+#include <deque>
 #include <map>
 #include <memory>
 
@@ -589,6 +592,90 @@ Result run(Ledger& ledger, const std::vector<policy::Policy>& policies, const Op
   return run(ledger, always, options, sink);
 }
 
+namespace {
+// The access rule: reads the ledger's own access records (lib/privacy.hpp), which readers sign,
+// so what they report about themselves is what they did through medtrail.
+void check_access(Ledger& ledger, const std::string& policy_name, const Rule& rule, const Options& options,
+                  std::uint64_t end, const FindingSink& sink) {
+  auto grants = privacy::grants(ledger);
+  std::map<std::string, const privacy::Grant*> grant_by_id;
+  for (const auto& g : grants) grant_by_id[to_hex(g.id)] = &g;
+  auto finding = [&](const LeafRow& row, std::string check, std::string message) {
+    Finding f;
+    f.policy = policy_name;
+    f.rule = rule.name;
+    f.kind = "access";
+    f.severity = rule.severity;
+    f.check = std::move(check);
+    f.message = std::move(message);
+    f.device = row.device.value_or("");
+    f.start_ms = f.end_ms = row.received_ms;
+    f.evidence.push_back(to_hex(row.id));
+    f.records = 1;
+    return f;
+  };
+  // Per reader: reads inside the sliding window, oldest first.
+  std::map<std::string, std::deque<std::pair<std::int64_t, std::uint64_t>>> recent;
+  std::map<std::string, std::uint64_t> in_window;
+  std::string sql = std::string("SELECT ") + kLeafColumns +
+                    " FROM leaves WHERE kind IN ('grant', 'revocation', 'access', 'erasure') AND kind = 'access' "
+                    "AND idx >= ? AND idx < ? ORDER BY idx";
+  auto stmt = ledger.db().prepare(sql.c_str());
+  stmt.bind(1, options.from_index).bind(2, end);
+  while (stmt.step()) {
+    LeafRow row = read_leaf_row(stmt, 0);
+    if (options.since_ms && row.received_ms < *options.since_ms) continue;
+    if (options.until_ms && row.received_ms >= *options.until_ms) continue;
+    const json& x = row.extra.is_object() ? row.extra : json::object();
+    std::string reader = row.device.value_or("?");
+    std::uint64_t refused = x.contains("refused") && x["refused"].is_object() ? x["refused"].value("count", std::uint64_t(0)) : 0;
+    std::uint64_t read = x.contains("read") && x["read"].is_object() ? x["read"].value("count", std::uint64_t(0)) : 0;
+    if (refused > 0) {
+      std::string reasons;
+      bool lapsed = false;
+      if (x.contains("reasons") && x["reasons"].is_array())
+        for (const auto& r : x["reasons"]) {
+          std::string text = r.is_string() ? r.get<std::string>() : r.dump();
+          lapsed |= text.find("revoked") != std::string::npos || text.find("expired") != std::string::npos;
+          reasons += (reasons.empty() ? "" : "; ") + text;
+        }
+      sink(finding(row, lapsed ? "read_after_revocation" : "read_outside_grant",
+                   reader + " tried to read " + std::to_string(refused) + " record(s) " +
+                       (lapsed ? "after its grant ended" : "no grant covers") + " (" + reasons + ")"));
+    }
+    // A read that names a grant already revoked or expired: the reader went around the check.
+    if (x.contains("grants") && x["grants"].is_array())
+      for (const auto& id : x["grants"]) {
+        auto it = grant_by_id.find(id.is_string() ? id.get<std::string>() : "");
+        if (it == grant_by_id.end()) {
+          sink(finding(row, "read_outside_grant", reader + " cites grant " + id.dump() + ", which is not on the ledger"));
+        } else if ((it->second->revoked_index && *it->second->revoked_index < row.index) ||
+                   (it->second->until_ms && *it->second->until_ms < row.received_ms)) {
+          sink(finding(row, "read_after_revocation", reader + " read under grant " + it->first.substr(0, 16) +
+                                                         " after it was revoked or expired"));
+        }
+      }
+    if (rule.max_reads > 0 && read > 0) {
+      auto& window = recent[reader];
+      auto& total = in_window[reader];
+      window.emplace_back(row.received_ms, read);
+      total += read;
+      while (!window.empty() && window.front().first < row.received_ms - rule.within_ms) {
+        total -= window.front().second;
+        window.pop_front();
+      }
+      if (total > rule.max_reads) {
+        sink(finding(row, "read_volume", reader + " read " + std::to_string(total) + " records within " +
+                                             policy::format_duration(rule.within_ms) + " (more than " +
+                                             std::to_string(rule.max_reads) + ")"));
+        window.clear();  // one finding per burst
+        total = 0;
+      }
+    }
+  }
+}
+}  // namespace
+
 Result run(Ledger& ledger, const std::vector<ScheduledPolicy>& schedule, const Options& options, const FindingSink& sink) {
   Result result;
   FindingSink counting = [&](const Finding& f) {
@@ -599,7 +686,7 @@ Result run(Ledger& ledger, const std::vector<ScheduledPolicy>& schedule, const O
   sql::ReadTransaction snapshot(ledger.db());
   std::map<std::string, std::string> subjects;  // device -> subject pseudonym, for proximity
   std::vector<std::unique_ptr<Evaluator>> evaluators;
-  std::vector<std::pair<std::string, Rule>> integrity;
+  std::vector<std::pair<std::string, Rule>> integrity, access_rules;
   const json& saved = options.evaluator_state;
   std::uint64_t end = options.to_index ? std::min(*options.to_index, ledger.size()) : ledger.size();
   for (const auto& scheduled : schedule)
@@ -607,6 +694,10 @@ Result run(Ledger& ledger, const std::vector<ScheduledPolicy>& schedule, const O
       const auto& p = scheduled.policy;
       if (rule.kind == "integrity") {
         if (scheduled.in_force(ledger.size())) integrity.emplace_back(p.name, rule);
+        continue;
+      }
+      if (rule.kind == "access") {
+        if (scheduled.in_force(ledger.size())) access_rules.emplace_back(p.name, rule);
         continue;
       }
       auto ev = make_evaluator(p.name, rule, subjects);
@@ -625,7 +716,7 @@ Result run(Ledger& ledger, const std::vector<ScheduledPolicy>& schedule, const O
     // Named copies, not structured bindings: clang 14 cannot capture bindings in a lambda.
     const auto& policy_name = entry.first;
     const auto& rule = entry.second;
-    VerifyOptions vo{options.trusted, {}};
+    VerifyOptions vo{options.trusted, {}, {}, {}};
     verify_ledger(ledger, vo, [&](const medtrail::Finding& v) {
       Finding f;
       f.policy = policy_name;
@@ -639,6 +730,8 @@ Result run(Ledger& ledger, const std::vector<ScheduledPolicy>& schedule, const O
       counting(f);
     });
   }
+
+  for (const auto& entry : access_rules) check_access(ledger, entry.first, entry.second, options, end, counting);
 
   result.next_index = std::max(end, options.from_index);
   // Where each block ends: a reading is judged by the policies in force at the end of the
@@ -663,7 +756,7 @@ Result run(Ledger& ledger, const std::vector<ScheduledPolicy>& schedule, const O
   // Readings only, in index order, each with its payload; the window is filtered in SQL.
   // Only the columns the rules read: this loop is the audit's cost per record.
   auto stmt = ledger.db().prepare(
-      "SELECT l.idx, l.id, l.device, l.time_ms, l.type, l.subject, p.reading FROM leaves l "
+      "SELECT l.idx, l.id, l.device, l.time_ms, l.type, l.subject, reading_of(l.idx, p.reading) FROM leaves l "
       "LEFT JOIN payloads p ON p.idx = l.idx "
       "WHERE l.idx >= ? AND l.idx < ? AND l.kind = 'reading' AND l.time_ms >= ? AND l.time_ms < ? ORDER BY l.idx");
   stmt.bind(1, options.from_index).bind(2, end);

@@ -2,7 +2,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include "error.hpp"
@@ -65,6 +67,78 @@ Bytes random_bytes(std::size_t n) {
 bool equal_constant_time(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+namespace {
+struct CipherCtx {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  ~CipherCtx() { EVP_CIPHER_CTX_free(ctx); }
+};
+const EVP_CIPHER* aes256gcm() {
+  static EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  if (!cipher) throw Error(ExitCode::environment, "OpenSSL has no AES-256-GCM");
+  return cipher;
+}
+void check_gcm_sizes(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce) {
+  if (key.size() != 32 || nonce.size() != kGcmNonceSize)
+    throw Error(ExitCode::environment, "AES-256-GCM needs a 32-byte key and a 12-byte nonce");
+}
+}  // namespace
+
+Bytes aes256gcm_seal(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce,
+                     std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext) {
+  check_gcm_sizes(key, nonce);
+  CipherCtx c;
+  Bytes out(plaintext.size() + kGcmTagSize);
+  int len = 0, final_len = 0;
+  bool ok = c.ctx && EVP_EncryptInit_ex2(c.ctx, aes256gcm(), key.data(), nonce.data(), nullptr) == 1 &&
+            (aad.empty() || EVP_EncryptUpdate(c.ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) == 1) &&
+            EVP_EncryptUpdate(c.ctx, out.data(), &len, plaintext.data(), static_cast<int>(plaintext.size())) == 1 &&
+            EVP_EncryptFinal_ex(c.ctx, out.data() + len, &final_len) == 1 &&
+            EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kGcmTagSize),
+                                out.data() + plaintext.size()) == 1;
+  if (!ok) throw Error(ExitCode::environment, "AES-256-GCM encryption failed in OpenSSL");
+  return out;
+}
+
+std::optional<Bytes> aes256gcm_open(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce,
+                                    std::span<const std::uint8_t> aad, std::span<const std::uint8_t> sealed) {
+  check_gcm_sizes(key, nonce);
+  if (sealed.size() < kGcmTagSize) return std::nullopt;
+  std::size_t body = sealed.size() - kGcmTagSize;
+  CipherCtx c;
+  Bytes out(body);
+  int len = 0, final_len = 0;
+  Bytes tag(sealed.begin() + static_cast<std::ptrdiff_t>(body), sealed.end());
+  if (!c.ctx || EVP_DecryptInit_ex2(c.ctx, aes256gcm(), key.data(), nonce.data(), nullptr) != 1 ||
+      (!aad.empty() && EVP_DecryptUpdate(c.ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) ||
+      EVP_DecryptUpdate(c.ctx, out.data(), &len, sealed.data(), static_cast<int>(body)) != 1 ||
+      EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kGcmTagSize), tag.data()) != 1)
+    throw Error(ExitCode::environment, "AES-256-GCM decryption failed in OpenSSL");
+  if (EVP_DecryptFinal_ex(c.ctx, out.data() + len, &final_len) != 1) {
+    OPENSSL_cleanse(out.data(), out.size());
+    return std::nullopt;
+  }
+  return out;
+}
+
+Bytes hkdf_sha256(std::span<const std::uint8_t> secret, std::span<const std::uint8_t> salt,
+                  std::span<const std::uint8_t> info, std::size_t length) {
+  EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+  EVP_KDF_CTX* ctx = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
+  EVP_KDF_free(kdf);
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<std::uint8_t*>(secret.data()), secret.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, const_cast<std::uint8_t*>(salt.data()), salt.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, const_cast<std::uint8_t*>(info.data()), info.size()),
+      OSSL_PARAM_construct_end()};
+  Bytes out(length);
+  bool ok = ctx && EVP_KDF_derive(ctx, out.data(), out.size(), params) == 1;
+  EVP_KDF_CTX_free(ctx);
+  if (!ok) throw Error(ExitCode::environment, "HKDF-SHA256 failed in OpenSSL");
+  return out;
 }
 
 }  // namespace medtrail::crypto

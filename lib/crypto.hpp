@@ -1,5 +1,6 @@
 // All cryptography goes through OpenSSL's EVP APIs; nothing here is home-made.
 #pragma once
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,5 +30,17 @@ Hash hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t
 Bytes random_bytes(std::size_t n);
 // Constant-time comparison for secrets and MACs.
 bool equal_constant_time(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b);
+
+// AES-256-GCM with a 12-byte nonce and a 16-byte tag appended to the ciphertext.
+inline constexpr std::size_t kGcmNonceSize = 12;
+inline constexpr std::size_t kGcmTagSize = 16;
+Bytes aes256gcm_seal(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce,
+                     std::span<const std::uint8_t> aad, std::span<const std::uint8_t> plaintext);
+// nullopt when the tag does not verify (wrong key, wrong associated data, altered or truncated).
+std::optional<Bytes> aes256gcm_open(std::span<const std::uint8_t> key, std::span<const std::uint8_t> nonce,
+                                    std::span<const std::uint8_t> aad, std::span<const std::uint8_t> sealed);
+// HKDF-SHA256 (RFC 5869) through EVP_KDF.
+Bytes hkdf_sha256(std::span<const std::uint8_t> secret, std::span<const std::uint8_t> salt,
+                  std::span<const std::uint8_t> info, std::size_t length);
 
 }  // namespace medtrail::crypto

@@ -6,6 +6,7 @@
 #include "crypto.hpp"
 #include "error.hpp"
 #include "jcs.hpp"
+#include "privacy.hpp"
 #include "timefmt.hpp"
 #include "trace_index.hpp"
 
@@ -166,6 +167,7 @@ struct Ingestor::Impl {
     auto find_replay = ledger.db().prepare(
         "SELECT l.idx, l.id FROM payloads p JOIN leaves l ON l.idx = p.idx WHERE p.replay_tag = ?");
     trace::IndexWriter index_writer(ledger.db());
+    privacy::PayloadSealer sealer(ledger);
     std::int64_t received = now_unix_ms();
     std::uint64_t first = appender.size();
     merkle::Frontier seal_tree;
@@ -229,8 +231,15 @@ struct Ingestor::Impl {
         if (!links.empty()) row.extra["derived_from"] = links;
         if (p.file_sha256) row.extra["file_sha256"] = *p.file_sha256;
       }
+      std::optional<payload_crypto::Sealed> sealed;
+      if (sealer.enabled()) {
+        sealed = sealer.seal(p.salt, p.canonical, p.commitment);
+        if (!row.extra.is_object()) row.extra = json::object();
+        row.extra["ciphertext_sha256"] = to_hex(crypto::sha256(sealed->ciphertext));
+      }
       auto index = appender.append(row);
-      appender.add_payload(index, p.salt, p.canonical, p.replay_tag);
+      if (sealed) sealer.store(index, row, *sealed, p.replay_tag);
+      else appender.add_payload(index, p.salt, p.canonical, p.replay_tag);
       index_writer.add(row, trace::facts_of(row, p.reading, std::move(parents)));
       seal_tree.push(row.id);
       ++stats.accepted;

@@ -45,8 +45,21 @@ PublicKey raw_public(EVP_PKEY* pkey) {
   PublicKey out{};
   std::size_t len = out.size();
   if (EVP_PKEY_get_raw_public_key(pkey, out.data(), &len) != 1 || len != out.size())
-    throw Error(ExitCode::environment, "cannot read Ed25519 public key: " + openssl_reason());
+    throw Error(ExitCode::environment, "cannot read a raw public key: " + openssl_reason());
   return out;
+}
+
+Bytes x25519_derive(EVP_PKEY* own, const PublicKey& peer) {
+  PkeyPtr peer_key(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer.data(), peer.size()));
+  EVP_PKEY_CTX* ctx = peer_key ? EVP_PKEY_CTX_new_from_pkey(nullptr, own, nullptr) : nullptr;
+  Bytes shared(32);
+  std::size_t len = shared.size();
+  // OpenSSL refuses an all-zero result, so a low-order peer key fails here.
+  bool ok = ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, peer_key.get()) == 1 &&
+            EVP_PKEY_derive(ctx, shared.data(), &len) == 1 && len == shared.size();
+  EVP_PKEY_CTX_free(ctx);
+  if (!ok) throw Error(ExitCode::environment, "X25519 key agreement failed: " + openssl_reason());
+  return shared;
 }
 
 // Comment header "# key: value" lines that precede the PEM block.
@@ -109,6 +122,10 @@ bool is_valid_role(std::string_view role) {
   return false;
 }
 
+bool role_has_encryption_key(std::string_view role) {
+  return role == "authority" || role == "clinician" || role == "auditor";
+}
+
 bool is_valid_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (std::size_t i = 0; i < name.size(); ++i) {
@@ -161,19 +178,42 @@ bool verify_signature(const PublicKey& key, std::span<const std::uint8_t> messag
 
 struct SigningKey::Impl {
   PkeyPtr pkey;
+  PkeyPtr enc;  // X25519, or null
 };
+
+X25519Agreement x25519_agree_ephemeral(const PublicKey& peer) {
+  PkeyPtr ephemeral(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"));
+  if (!ephemeral) throw Error(ExitCode::environment, "X25519 key generation failed: " + openssl_reason());
+  X25519Agreement out;
+  out.ephemeral = raw_public(ephemeral.get());
+  out.shared = x25519_derive(ephemeral.get(), peer);
+  return out;
+}
+
+Bytes SigningKey::agree(const PublicKey& ephemeral) const {
+  if (!impl_->enc)
+    throw Error(ExitCode::environment, "key " + identity_.name + " has no encryption key (X25519); only keys made by "
+                                       "medtrail keygen for an authority, clinician or auditor can decrypt");
+  return x25519_derive(impl_->enc.get(), ephemeral);
+}
 
 SigningKey::SigningKey(SigningKey&&) noexcept = default;
 SigningKey& SigningKey::operator=(SigningKey&&) noexcept = default;
 SigningKey::~SigningKey() = default;
 
-SigningKey SigningKey::generate(std::string name, std::string role) {
+SigningKey SigningKey::generate(std::string name, std::string role, bool with_encryption_key) {
   SigningKey key;
   key.impl_ = std::make_unique<Impl>();
   key.impl_->pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
   if (!key.impl_->pkey)
     throw Error(ExitCode::environment, "Ed25519 key generation failed: " + openssl_reason());
-  key.identity_ = {std::move(name), std::move(role), raw_public(key.impl_->pkey.get())};
+  bool encrypts = with_encryption_key && role_has_encryption_key(role);
+  key.identity_ = {std::move(name), std::move(role), raw_public(key.impl_->pkey.get()), std::nullopt};
+  if (encrypts) {
+    key.impl_->enc.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519"));
+    if (!key.impl_->enc) throw Error(ExitCode::environment, "X25519 key generation failed: " + openssl_reason());
+    key.identity_.enc_key = raw_public(key.impl_->enc.get());
+  }
   return key;
 }
 
@@ -224,7 +264,17 @@ SigningKey SigningKey::load(const std::string& path, const std::optional<std::st
   key.impl_->pkey = std::move(pkey);
   std::string name = header_value(text, "name");
   std::string role = header_value(text, "role");
-  key.identity_ = {name.empty() ? stem_of(path) : name, role, raw_public(key.impl_->pkey.get())};
+  key.identity_ = {name.empty() ? stem_of(path) : name, role, raw_public(key.impl_->pkey.get()), std::nullopt};
+  // An optional second PEM block: the X25519 encryption key, under the same passphrase.
+  if (text.find("-----BEGIN", text.find("-----END") + 1) != std::string::npos) {
+    PkeyPtr enc(PEM_read_bio_PrivateKey(bio.get(), nullptr, callback, &pass));
+    if (!enc || EVP_PKEY_get_base_id(enc.get()) != EVP_PKEY_X25519) {
+      openssl_reason();
+      throw Error(ExitCode::environment, "key file " + path + " has a second key that is not a valid X25519 encryption key");
+    }
+    key.identity_.enc_key = raw_public(enc.get());
+    key.impl_->enc = std::move(enc);
+  }
   return key;
 }
 
@@ -256,12 +306,25 @@ void SigningKey::save(const std::string& private_path, const std::string& public
                                             passphrase ? pass.data() : nullptr,
                                             static_cast<int>(pass.size()), nullptr, nullptr) != 1)
     throw Error(ExitCode::environment, "cannot encode private key: " + openssl_reason());
+  if (impl_->enc && PEM_write_bio_PKCS8PrivateKey(bio.get(), impl_->enc.get(), cipher,
+                                                   passphrase ? pass.data() : nullptr,
+                                                   static_cast<int>(pass.size()), nullptr, nullptr) != 1)
+    throw Error(ExitCode::environment, "cannot encode encryption key: " + openssl_reason());
+  std::string enc_line =
+      identity_.enc_key ? "# enc_key_id: " + key_id_of(*identity_.enc_key) + "\n" : std::string();
   std::string header = "# medtrail private key\n# name: " + identity_.name + "\n# role: " +
-                       identity_.role + "\n# key_id: " + identity_.key_id() + "\n";
+                       identity_.role + "\n# key_id: " + identity_.key_id() + "\n" + enc_line;
   std::string pub_text = "# medtrail public key\n# name: " + identity_.name + "\n# role: " +
                          identity_.role + "\n# key_id: " + identity_.key_id() + "\n# vkey: " +
-                         vkey_of(identity_.name, identity_.key) + "\n" +
+                         vkey_of(identity_.name, identity_.key) + "\n" + enc_line +
                          public_key_pem(identity_.key);
+  if (identity_.enc_key) {
+    PkeyPtr enc_pub(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, identity_.enc_key->data(), 32));
+    BioPtr pub_bio(BIO_new(BIO_s_mem()));
+    if (!enc_pub || !pub_bio || PEM_write_bio_PUBKEY(pub_bio.get(), enc_pub.get()) != 1)
+      throw Error(ExitCode::environment, "cannot encode encryption public key: " + openssl_reason());
+    pub_text += bio_contents(pub_bio.get());
+  }
   write_new_file(private_path, header + bio_contents(bio.get()), 0600);
   try {
     write_new_file(public_path, pub_text, 0644);
@@ -288,7 +351,16 @@ PublicIdentity load_public_key(const std::string& path) {
   if (EVP_PKEY_get_base_id(pkey.get()) != EVP_PKEY_ED25519)
     throw Error(ExitCode::environment, path + " does not hold an Ed25519 public key");
   std::string name = header_value(text, "name");
-  return {name.empty() ? stem_of(path) : name, header_value(text, "role"), raw_public(pkey.get())};
+  PublicIdentity out{name.empty() ? stem_of(path) : name, header_value(text, "role"), raw_public(pkey.get()), std::nullopt};
+  if (text.find("-----BEGIN", text.find("-----END") + 1) != std::string::npos) {
+    PkeyPtr enc(PEM_read_bio_PUBKEY(bio.get(), nullptr, no_passphrase, nullptr));
+    if (!enc || EVP_PKEY_get_base_id(enc.get()) != EVP_PKEY_X25519) {
+      openssl_reason();
+      throw Error(ExitCode::environment, path + " has a second key that is not an X25519 encryption key");
+    }
+    out.enc_key = raw_public(enc.get());
+  }
+  return out;
 }
 
 std::string DataKey::id() const {

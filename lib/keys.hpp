@@ -14,6 +14,8 @@ namespace medtrail {
 
 inline constexpr const char* kRoles[] = {"authority", "gateway", "device", "clinician", "auditor"};
 bool is_valid_role(std::string_view role);
+// Roles that read encrypted payloads, so keygen gives them an X25519 key beside the Ed25519 one.
+bool role_has_encryption_key(std::string_view role);
 // Identity names: 1-64 characters of [A-Za-z0-9._-], starting with a letter or digit.
 bool is_valid_name(std::string_view name);
 
@@ -38,12 +40,22 @@ struct PublicIdentity {
   std::string name;
   std::string role;
   PublicKey key{};
+  std::optional<PublicKey> enc_key;  // X25519, for authorities, clinicians and auditors
   std::string key_id() const { return key_id_of(key); }
 };
 
+// Sender side of an X25519 agreement: a fresh ephemeral key pair and the secret it shares with
+// `peer`. Throws Error(environment) for a low-order peer key (all-zero shared secret).
+struct X25519Agreement {
+  PublicKey ephemeral{};
+  Bytes shared;
+};
+X25519Agreement x25519_agree_ephemeral(const PublicKey& peer);
+
 class SigningKey {
  public:
-  static SigningKey generate(std::string name, std::string role);
+  // Adds an X25519 encryption key when role_has_encryption_key(role) and with_encryption_key.
+  static SigningKey generate(std::string name, std::string role, bool with_encryption_key = true);
   // Throws Error: not_found (missing file), environment (permissions wider than 0600,
   // unreadable, corrupt PEM, wrong kind of key, wrong or missing passphrase).
   static SigningKey load(const std::string& path, const std::optional<std::string>& passphrase);
@@ -55,6 +67,9 @@ class SigningKey {
   Signature sign(std::span<const std::uint8_t> message) const;
   Signature sign(std::string_view message) const { return sign(as_bytes(message)); }
   const PublicIdentity& identity() const { return identity_; }
+  // Recipient side of an X25519 agreement with the key's encryption key; throws
+  // Error(environment) when the key file holds no encryption key.
+  Bytes agree(const PublicKey& ephemeral) const;
 
   // Writes NAME.key (0600, created exclusively) and NAME.pub; refuses to overwrite.
   void save(const std::string& private_path, const std::string& public_path,

@@ -113,6 +113,33 @@ CREATE TABLE timestamps(height INTEGER PRIMARY KEY REFERENCES blocks(height), to
     R"sql(
 CREATE TABLE source_refs(ref TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY(ref, idx)) WITHOUT ROWID;
 )sql",
+    // 7: encrypted payloads (lib/privacy.hpp). A payload is either clear (salt, reading; ledgers
+    // made before encryption) or a ciphertext; an erased one keeps neither. Data keys are
+    // wrapped per recipient: wrap_keys holds one ephemeral X25519 key per session and
+    // recipient, wraps one wrapped key per record and recipient. Privacy records (grant,
+    // revocation, access, erasure) are found through a partial index.
+    R"sql(
+CREATE TABLE payloads_v7(
+  idx INTEGER PRIMARY KEY REFERENCES leaves(idx),
+  salt BLOB,
+  reading TEXT,
+  ciphertext BLOB,
+  replay_tag BLOB
+);
+INSERT INTO payloads_v7(idx, salt, reading, replay_tag) SELECT idx, salt, reading, replay_tag FROM payloads;
+DROP TABLE payloads;
+ALTER TABLE payloads_v7 RENAME TO payloads;
+CREATE UNIQUE INDEX payloads_replay ON payloads(replay_tag);
+CREATE TABLE wrap_keys(id INTEGER PRIMARY KEY, recipient TEXT NOT NULL, ephemeral BLOB NOT NULL);
+CREATE TABLE wraps(
+  idx INTEGER NOT NULL REFERENCES leaves(idx),
+  recipient TEXT NOT NULL,
+  wrap_key INTEGER NOT NULL REFERENCES wrap_keys(id),
+  wrapped BLOB NOT NULL,
+  PRIMARY KEY(idx, recipient)
+) WITHOUT ROWID;
+CREATE INDEX leaves_privacy ON leaves(idx) WHERE kind IN ('grant', 'revocation', 'access', 'erasure');
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 static_assert(kMigrationCount == kSchemaVersion);
@@ -186,7 +213,33 @@ LeafRow read_leaf_row(sql::Statement& s, int c) {
   return row;
 }
 
-Ledger::Ledger(std::unique_ptr<sql::Database> db) : db_(std::move(db)) {}
+Ledger::Ledger(std::unique_ptr<sql::Database> db)
+    : db_(std::move(db)), reading_source_(std::make_unique<ReadingSource>()) {
+  // reading_of(idx, clear_reading): the clear reading when stored in clear, else whatever the
+  // installed reader (lib/privacy.hpp) may decrypt, else NULL. Queries that need reading
+  // values use it so that encrypted ledgers work without each query knowing about keys.
+  auto call = [](sqlite3_context* ctx, int, sqlite3_value** args) {
+    if (sqlite3_value_type(args[1]) != SQLITE_NULL) {
+      sqlite3_result_value(ctx, args[1]);
+      return;
+    }
+    auto* source = static_cast<ReadingSource*>(sqlite3_user_data(ctx));
+    if (!*source) {
+      sqlite3_result_null(ctx);
+      return;
+    }
+    try {
+      auto text = (*source)(static_cast<std::uint64_t>(sqlite3_value_int64(args[0])));
+      if (!text) return sqlite3_result_null(ctx);
+      sqlite3_result_text64(ctx, text->data(), text->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    } catch (const std::exception& e) {
+      sqlite3_result_error(ctx, e.what(), -1);
+    }
+  };
+  if (sqlite3_create_function_v2(db_->handle(), "reading_of", 2, SQLITE_UTF8, reading_source_.get(), call, nullptr,
+                                 nullptr, nullptr) != SQLITE_OK)
+    throw Error(ExitCode::environment, "cannot register the reading_of SQL function");
+}
 
 void Ledger::migrate() {
   int version = 0;
@@ -276,6 +329,8 @@ Ledger Ledger::create(const std::string& path, const SigningKey& authority, cons
   genesis.gateway = id.key_id();
   genesis.received_ms = now_unix_ms();
   genesis.extra = {{"public_key", base64_encode(id.key)}, {"origin", origin}};
+  // The genesis authority's encryption key makes it the data owner: payloads are encrypted.
+  if (id.enc_key) genesis.extra["enc_key"] = base64_encode(*id.enc_key);
   genesis.extra["sig"] = base64_encode(authority.sign(signed_part_of(genesis)));
   Appender appender(ledger);
   std::uint64_t index = appender.append(genesis);
@@ -339,11 +394,12 @@ LeafRow Ledger::leaf(std::uint64_t index) {
 }
 
 std::optional<json> Ledger::payload(std::uint64_t index) {
-  auto stmt = db_->prepare("SELECT salt, reading FROM payloads WHERE idx = ?");
+  // Encrypted readings come through reading_of, so only an installed reader can see them.
+  auto stmt = db_->prepare("SELECT reading_of(idx, reading) FROM payloads WHERE idx = ?");
   stmt.bind(1, index);
-  if (!stmt.step()) return std::nullopt;
-  json reading = json::parse(stmt.text(1), nullptr, false);
-  return json{{"reading", reading}, {"salt", to_hex(stmt.blob(0))}};
+  if (!stmt.step() || stmt.is_null(0)) return std::nullopt;
+  json reading = json::parse(stmt.text(0), nullptr, false);
+  return json{{"reading", reading}};
 }
 
 std::uint64_t Ledger::resolve(std::string_view text) {
@@ -506,6 +562,7 @@ std::vector<LeafRow> Ledger::enroll(const SigningKey& authority, const std::vect
     row.received_ms = now;
     row.extra = json::object();
     if (r.key) row.extra["public_key"] = base64_encode(*r.key);
+    if (r.enc_key) row.extra["enc_key"] = base64_encode(*r.enc_key);
     if (!r.kind.empty()) row.extra["device_kind"] = r.kind;
     row.extra["sig"] = base64_encode(authority.sign(signed_part_of(row)));
     auto index = appender.append(row);

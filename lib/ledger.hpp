@@ -2,12 +2,14 @@
 // stored interior hashes of its RFC 9162 tree, the payloads the leaves commit to, and the
 // authority-signed blocks that seal the log.
 //
-// On-disk layout (schema version 6; docs/FORMATS.md is the contract for outside verifiers):
+// On-disk layout (schema version 7; docs/FORMATS.md is the contract for outside verifiers):
 //   leaves     one row per record. The envelope is not stored as text: it is rebuilt from
 //              these columns (plus the JCS object in `extra`) and hashed, so any edit of a
 //              column changes the leaf hash that verify recomputes.
-//   payloads   reading text and its salt, off the leaves, so they can later be encrypted or
-//              erased without touching the chain; replay_tag finds re-sent readings.
+//   payloads   the reading and its salt, off the leaves: as ciphertext on a ledger with a data
+//              owner (lib/privacy.hpp), in clear on older ledgers, neither once erased;
+//              replay_tag finds re-sent readings.
+//   wrap_keys, wraps  per-record data keys wrapped to the owner and grantees.
 //   nodes      hashes of complete aligned subtrees at level >= 1, key = level << 58 | index,
 //              so roots and proofs cost O(log n) point reads (level 0 is leaves.id).
 //   blocks     signed headers and the checkpoint note issued with each.
@@ -29,7 +31,7 @@
 
 namespace medtrail {
 
-inline constexpr int kSchemaVersion = 6;
+inline constexpr int kSchemaVersion = 7;
 inline constexpr int kEnvelopeVersion = 1;
 inline constexpr int kBlockVersion = 1;
 
@@ -99,7 +101,8 @@ class Ledger {
   // Height of the block whose range holds leaf `index`, or nullopt while it is pending.
   std::optional<std::uint64_t> block_height_of(std::uint64_t index);
   LeafRow leaf(std::uint64_t index);
-  std::optional<nlohmann::json> payload(std::uint64_t index);  // {"reading": ..., "salt": hex}
+  // {"reading": ...}; nullopt when absent, erased, or encrypted and no reader installed.
+  std::optional<nlohmann::json> payload(std::uint64_t index);
   // Resolves a full id or unique prefix of >= 8 hex digits to a leaf index.
   // Throws Error(usage) for a malformed or ambiguous prefix, Error(not_found) when absent.
   std::uint64_t resolve(std::string_view id_or_prefix);
@@ -131,6 +134,7 @@ class Ledger {
     std::string role;
     std::optional<PublicKey> key;
     std::string kind;
+    std::optional<PublicKey> enc_key;  // X25519, for identities that read encrypted payloads
   };
   std::vector<LeafRow> enroll(const SigningKey& authority, const std::vector<EnrollRequest>& requests);
   LeafRow retire(const SigningKey& authority, const std::string& name, const std::string& reason);
@@ -143,6 +147,11 @@ class Ledger {
   void store_timestamp(std::uint64_t height, std::span<const std::uint8_t> token);
   std::optional<Bytes> timestamp(std::uint64_t height);
 
+  // Where the SQL function reading_of(idx, clear) finds readings stored encrypted; unset, it
+  // yields NULL for them. lib/privacy.hpp's PayloadReader installs itself here.
+  using ReadingSource = std::function<std::optional<std::string>(std::uint64_t index)>;
+  void set_reading_source(ReadingSource source) { *reading_source_ = std::move(source); }
+
   // Throws unless `key` is enrolled with one of `roles` and not retired.
   Identity require_active(const PublicKey& key, std::initializer_list<std::string_view> roles);
 
@@ -154,6 +163,7 @@ class Ledger {
   std::unique_ptr<sql::Database> db_;
   std::string origin_;
   std::string data_key_id_;
+  std::unique_ptr<ReadingSource> reading_source_;  // heap: SQLite holds its address across moves
 };
 
 LeafRow read_leaf_row(sql::Statement& stmt, int first_column);

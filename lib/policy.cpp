@@ -66,6 +66,7 @@ const std::map<std::string, std::set<std::string>>& kind_members() {
       {"sterilization", {"within", "assets"}},
       {"malfunction", {"assets"}},
       {"integrity", {}},
+      {"access", {"max_reads", "within"}},
   };
   return kMembers;
 }
@@ -189,6 +190,17 @@ class Validator {
     } else if (rule.kind == "silence") {
       rule.after_ms = duration(member(r, p, "after"), p + "/after", "\"after\"");
       if (rule.after_ms <= 0) fail(p + "/after", "\"after\" must be longer than 0s");
+    } else if (rule.kind == "access") {
+      if (has("max_reads")) {
+        double n = number(r["max_reads"], p + "/max_reads", "\"max_reads\"");
+        if (n < 1 || n > 1e12 || n != static_cast<double>(static_cast<std::uint64_t>(n)))
+          fail(p + "/max_reads", "max_reads must be a whole number of records, at least 1");
+        rule.max_reads = static_cast<std::uint64_t>(n);
+        rule.within_ms = has("within") ? duration(r["within"], p + "/within", "\"within\"") : 3600000;
+        if (rule.within_ms <= 0) fail(p + "/within", "\"within\" must be longer than 0s");
+      } else if (has("within")) {
+        fail(p + "/within", "\"within\" is the window of max_reads; give max_reads too");
+      }
     } else if (rule.kind == "sterilization") {
       rule.within_ms = duration(member(r, p, "within"), p + "/within", "\"within\"");
       if (rule.within_ms <= 0) fail(p + "/within", "\"within\" must be longer than 0s");
@@ -350,6 +362,11 @@ json Rule::to_json() const {
     if (for_ms > 0) j["for"] = format_duration(for_ms);
   } else if (kind == "silence") {
     j["after"] = format_duration(after_ms);
+  } else if (kind == "access") {
+    if (max_reads > 0) {
+      j["max_reads"] = max_reads;
+      j["within"] = format_duration(within_ms);
+    }
   } else if (kind == "sterilization") {
     j["within"] = format_duration(within_ms);
   }

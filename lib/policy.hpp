@@ -22,7 +22,7 @@ const char* severity_name(Severity s);
 // The rule kinds of issue 4, each with its own members (see docs/FORMATS.md, "Policies").
 struct Rule {
   std::string name;
-  std::string kind;  // threshold | geofence | proximity | silence | gap | sterilization | malfunction | integrity
+  std::string kind;  // threshold | geofence | proximity | silence | gap | sterilization | malfunction | integrity | access
   Severity severity = Severity::warning;
   std::string description;
   std::vector<std::string> devices;  // geofence (required), silence, gap (optional filter)
@@ -39,6 +39,8 @@ struct Rule {
   std::int64_t after_ms = 0;
   std::int64_t within_ms = 0;
   std::vector<std::string> assets;  // sterilization, malfunction: asset name prefixes (optional)
+  // access: more than max_reads records read by one reader within within_ms (0: no volume check)
+  std::uint64_t max_reads = 0;
 
   bool compare(double reading) const;  // threshold: `reading op value`
   nlohmann::json to_json() const;      // canonical member set, durations as "5m", times RFC 3339

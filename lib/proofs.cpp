@@ -44,7 +44,7 @@ json authority_json(const PublicIdentity& a) {
 PublicIdentity authority_from_json(const json& auth) {
   auto bytes = base64_decode(auth.at("public_key").get<std::string>());
   if (!bytes || bytes->size() != 32) throw Error(ExitCode::usage, "the authority's public key is malformed");
-  PublicIdentity a{auth.at("name").get<std::string>(), "authority", {}};
+  PublicIdentity a{auth.at("name").get<std::string>(), "authority", {}, std::nullopt};
   std::copy(bytes->begin(), bytes->end(), a.key.begin());
   return a;
 }
@@ -163,7 +163,7 @@ json make_consistency_proof(Ledger& ledger, const std::string& old_checkpoint_no
           {"consistency", hashes},
           {"old_checkpoint", old_checkpoint_note},
           {"checkpoint", latest->checkpoint},
-          {"authority", authority_json({signer->name, signer->role, *signer->key})}};
+          {"authority", authority_json({signer->name, signer->role, *signer->key, std::nullopt})}};
 }
 
 std::uint64_t verify_consistency_proof(const json& object, const std::optional<PublicIdentity>& trusted,

@@ -183,7 +183,7 @@ std::uint64_t timeline(Ledger& ledger, const TimelineQuery& q, const std::functi
   bind_key(stmt);
   stmt.bind(2, q.window.since_ms).bind(3, q.window.until_ms);
   if (q.type) stmt.bind(4, *q.type);
-  auto payload = db.prepare("SELECT reading FROM payloads WHERE idx = ?");
+  auto payload = db.prepare("SELECT reading_of(idx, reading) FROM payloads WHERE idx = ?");
   BlockMap blocks(ledger);
   std::uint64_t count = 0;
   while (stmt.step()) {
@@ -235,7 +235,7 @@ class ContactFinder {
             "SELECT idx, time_ms, type, device FROM leaves WHERE subject = ? AND time_ms BETWEEN ? AND ? "
             "ORDER BY time_ms, idx")),
         position_of_(ledger.db().prepare("SELECT lat, lon FROM positions WHERE idx = ?")),
-        payload_of_(ledger.db().prepare("SELECT reading FROM payloads WHERE idx = ?")),
+        payload_of_(ledger.db().prepare("SELECT reading_of(idx, reading) FROM payloads WHERE idx = ?")),
         // One grid cell (minute, latitude band) and a longitude range: a range read of the
         // covering index positions_grid; the expressions must be the index's own.
         near_(ledger.db().prepare(
@@ -350,7 +350,7 @@ class ContactFinder {
     if (!all_points_) {
       all_points_.emplace();
       auto stmt = ledger_.db().prepare(
-          "SELECT l.idx, l.time_ms, l.subject, p.reading FROM leaves l JOIN payloads p ON p.idx = l.idx "
+          "SELECT l.idx, l.time_ms, l.subject, reading_of(l.idx, p.reading) FROM leaves l JOIN payloads p ON p.idx = l.idx "
           "WHERE l.type = 'location' AND l.subject IS NOT NULL AND l.time_ms BETWEEN ? AND ?");
       stmt.bind(1, options_.window.since_ms).bind(2, options_.window.until_ms);
       while (stmt.step()) {
@@ -475,7 +475,7 @@ std::vector<Contact> qualifying(std::map<Hash, Contact> found, const ContactOpti
 std::vector<std::pair<std::uint64_t, std::int64_t>> positive_tests(Ledger& ledger, const Hash& subject,
                                                                    const TimeWindow& window) {
   auto stmt = ledger.db().prepare(
-      "SELECT l.idx, l.time_ms, p.reading FROM leaves l JOIN payloads p ON p.idx = l.idx "
+      "SELECT l.idx, l.time_ms, reading_of(l.idx, p.reading) FROM leaves l JOIN payloads p ON p.idx = l.idx "
       "WHERE l.subject = ? AND l.time_ms BETWEEN ? AND ? AND l.type = 'pcr_test' ORDER BY l.time_ms, l.idx");
   stmt.bind_blob(1, subject).bind(2, window.since_ms).bind(3, window.until_ms);
   std::vector<std::pair<std::uint64_t, std::int64_t>> out;
@@ -547,7 +547,7 @@ std::vector<OriginStep> origin(Ledger& ledger, const Hash& subject, const Contac
 
 std::optional<std::string> reveal_subject(Ledger& ledger, const DataKey& data_key, const Hash& pseudonym) {
   auto stmt = ledger.db().prepare(
-      "SELECT p.reading FROM leaves l JOIN payloads p ON p.idx = l.idx WHERE l.subject = ? LIMIT 16");
+      "SELECT reading_of(l.idx, p.reading) FROM leaves l JOIN payloads p ON p.idx = l.idx WHERE l.subject = ? LIMIT 16");
   stmt.bind_blob(1, pseudonym);
   while (stmt.step()) {
     json reading = json::parse(stmt.text(0), nullptr, false);

@@ -1,6 +1,8 @@
 #include "verify.hpp"
+
 #include "json_members.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <set>
@@ -11,6 +13,7 @@
 #include "note.hpp"
 #include "trace_index.hpp"
 #include "policy_log.hpp"
+#include "privacy.hpp"
 
 namespace medtrail {
 namespace {
@@ -146,6 +149,9 @@ json VerifySummary::to_json() const {
           {"blocks", blocks},
           {"pending", pending},
           {"findings", findings},
+          {"encrypted", encrypted},
+          {"decrypted", decrypted},
+          {"erased", erased},
           {"authority", pinned ? "pinned" : "unpinned"}};
 }
 
@@ -154,7 +160,7 @@ PublicIdentity genesis_authority(Ledger& ledger) {
   auto key = genesis.extra.is_object() ? decode_key(genesis.extra.value("public_key", json())) : std::nullopt;
   if (genesis.kind != "identity" || genesis.type != std::optional<std::string>("authority") || !key || !genesis.device)
     throw Error(ExitCode::verification_failed, "leaf 0 is not the genesis authority identity");
-  return {*genesis.device, "authority", *key};
+  return {*genesis.device, "authority", *key, std::nullopt};
 }
 
 VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const FindingSink& sink) {
@@ -225,7 +231,7 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
 
   // Stream the leaves once, in order, with their payloads.
   std::string sql = std::string("SELECT l.idx, l.id, l.kind, l.device, l.gateway, l.time_ms, l.received_ms, l.type, "
-                                "l.commitment, l.subject, l.extra, p.salt, p.reading FROM leaves l "
+                                "l.commitment, l.subject, l.extra, p.salt, p.reading, p.ciphertext FROM leaves l "
                                 "LEFT JOIN payloads p ON p.idx = l.idx ORDER BY l.idx");
   auto leaves = ledger.db().prepare(sql.c_str());
   auto node_lookup = ledger.db().prepare("SELECT hash FROM nodes WHERE key = ?");
@@ -264,6 +270,16 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
   };
 
   trace::IndexChecker trace_index(ledger.db());
+  // Erasure records by subject, so a reading met before its erasure is known to be erased.
+  auto erasures = privacy::erasures(ledger);
+  auto erased_by = [&](const LeafRow& row) -> std::optional<std::uint64_t> {
+    if (!row.subject) return std::nullopt;
+    auto it = erasures.find(*row.subject);
+    if (it == erasures.end()) return std::nullopt;
+    for (auto index : it->second)
+      if (index > row.index) return index;
+    return std::nullopt;
+  };
   std::uint64_t expected_index = 0;
   while (leaves.step()) {
     LeafRow row;
@@ -328,8 +344,35 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
       const KnownIdentity* device = ids.by_name(row.device.value_or(""));
       if (!device || device->retired)
         fail("reading_device", "reading from " + row.device.value_or("?") + ", not an enrolled, active device at this point");
-      if (!reading_text) {
-        fail("payload_missing", "the reading's payload (value and salt) is missing");
+      std::string ciphertext_digest = extra.is_object() ? extra.value("ciphertext_sha256", "") : "";
+      bool values_known = reading_text.has_value();
+      if (!reading_text && !leaves.is_null(13)) {
+        // Encrypted: integrity is checked against the committed ciphertext digest without any
+        // key; the commitment inside is checked by whoever decrypts (privacy::PayloadReader).
+        ++summary.encrypted;
+        if (ciphertext_digest.empty()) {
+          fail("payload_mismatch", "the reading has a ciphertext, but its record commits to none");
+        } else if (to_hex(crypto::sha256(leaves.blob(13))) != ciphertext_digest) {
+          fail("ciphertext_mismatch", "the stored ciphertext differs from the digest the record commits to");
+        } else if (options.decrypt) {
+          auto opened = options.decrypt(row);
+          if (opened.payload) {
+            ++summary.decrypted;
+            reading_text = std::move(opened.payload->reading);  // commitment checked by the reader
+            values_known = true;
+          } else if (opened.outcome == privacy::ReadOutcome::corrupt) {
+            fail("ciphertext_unreadable", opened.reason);
+          }
+        }
+      } else if (!reading_text) {
+        if (auto erasure = erased_by(row)) {
+          ++summary.erased;
+          if (options.erased)
+            options.erased({{"status", "erased"}, {"record", to_hex(row.id)}, {"index", row.index},
+                            {"erasure", *erasure}});
+        } else {
+          fail("payload_missing", "the reading's payload is missing and no erasure record covers it");
+        }
       } else {
         crypto::Sha256 sha;
         sha.update(salt);
@@ -356,14 +399,16 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
           if (!earlier) fail("derivation_link", "derived_from names " + link.dump() + ", not an earlier record");
         }
       }
-      auto problem = trace_index.expect(row, trace::stored_facts(id_lookup, row, reading_text ? &*reading_text : nullptr));
+      std::string problem = values_known
+                                ? trace_index.expect(row, trace::stored_facts(id_lookup, row, &*reading_text))
+                                : trace_index.expect_without_values(row, trace::linked_parents(id_lookup, row));
       if (!problem.empty()) fail("trace_index", problem);
       if (unsealed.empty()) unsealed_first = row.index;
       unsealed.push_back(row.id);
     } else if (row.kind == "identity") {
       auto key = extra.is_object() ? decode_key(extra.value("public_key", json())) : std::nullopt;
       if (row.index == 0) {
-        genesis_key = {row.device.value_or(""), "authority", key.value_or(PublicKey{})};
+        genesis_key = {row.device.value_or(""), "authority", key.value_or(PublicKey{}), std::nullopt};
         KnownIdentity self{row.device.value_or(""), "authority", key, 0, std::nullopt};
         if (!key || row.type != std::optional<std::string>("authority") || !signer_sig_ok(&self))
           fail("genesis", "leaf 0 is not a self-signed authority identity");
@@ -400,6 +445,15 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
       if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
         fail("policy_signature", row.kind + " of " + row.device.value_or("?") + " is not signed by an active authority");
       if (auto problem = policies.apply(row); !problem.empty()) fail("policy_record", problem);
+    } else if (row.kind == "grant" || row.kind == "revocation" || row.kind == "erasure") {
+      const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+      if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
+        fail("privacy_signature", row.kind + " record is not signed by an active authority");
+    } else if (row.kind == "access") {
+      const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+      if (!IdentityReplay::active(signer, {"authority", "clinician", "auditor"}) || !signer_sig_ok(signer) ||
+          signer->name != row.device.value_or(""))
+        fail("access_signature", "access record of " + row.device.value_or("?") + " is not signed by that active reader");
     } else if (row.kind == "alert") {
       const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
       if (!IdentityReplay::active(signer, {"auditor", "authority"}) || !signer_sig_ok(signer))
@@ -487,7 +541,7 @@ json make_receipt(Ledger& ledger, std::uint64_t index) {
   PublicIdentity authority = genesis_authority(ledger);
   // The block's signer may be a later authority; name the one that signed the checkpoint.
   if (auto signer = ledger.identity_by_key_id(latest->header.value("signer", "")))
-    authority = {signer->name, signer->role, *signer->key};
+    authority = {signer->name, signer->role, *signer->key, std::nullopt};
   return {
       {"record", envelope_of(row)},
       {"leaf_index", index},
@@ -528,7 +582,7 @@ std::uint64_t verify_receipt(const json& receipt, const std::optional<PublicIden
     const json& auth = receipt.at("authority");
     auto key = decode_key(auth.at("public_key"));
     if (!key) throw Error(ExitCode::usage, "the receipt's authority key is malformed");
-    PublicIdentity authority{auth.at("name").get<std::string>(), "authority", *key};
+    PublicIdentity authority{auth.at("name").get<std::string>(), "authority", *key, std::nullopt};
     if (trusted && trusted->key != authority.key)
       fail("untrusted_authority", "the receipt is signed by " + authority.name + " (" + authority.key_id() +
                                       "), not by the trusted key " + trusted->key_id());
@@ -574,10 +628,18 @@ json verify_record(Ledger& ledger, std::uint64_t index, const VerifyOptions& opt
   Hash computed = leaf_hash_of(row);
   if (computed != row.id) fail("leaf_hash_mismatch", "record content differs from the hash it was committed under");
   if (row.kind == "reading") {
-    auto p = ledger.db().prepare("SELECT salt, reading FROM payloads WHERE idx = ?");
+    auto p = ledger.db().prepare("SELECT salt, reading, ciphertext FROM payloads WHERE idx = ?");
     p.bind(1, index);
-    if (!p.step()) {
-      fail("payload_missing", "the reading's payload is missing");
+    std::string ciphertext_digest = row.extra.is_object() ? row.extra.value("ciphertext_sha256", "") : "";
+    if (!p.step() || (p.is_null(1) && p.is_null(2))) {
+      auto erasures = privacy::erasures(ledger);
+      auto it = row.subject ? erasures.find(*row.subject) : erasures.end();
+      bool erased = it != erasures.end() &&
+                    std::any_of(it->second.begin(), it->second.end(), [&](std::uint64_t e) { return e > index; });
+      if (!erased) fail("payload_missing", "the reading's payload is missing and no erasure record covers it");
+    } else if (p.is_null(1)) {
+      if (to_hex(crypto::sha256(p.blob(2))) != ciphertext_digest)
+        fail("ciphertext_mismatch", "the stored ciphertext differs from the digest the record commits to");
     } else {
       crypto::Sha256 sha;
       sha.update(p.blob(0));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ledger.hpp"
+#include "privacy.hpp"
 
 namespace medtrail {
 
@@ -28,6 +29,11 @@ using FindingSink = std::function<void(const Finding&)>;
 struct VerifyOptions {
   std::optional<PublicIdentity> trusted;  // pins the genesis authority key
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+  // Called for each reading whose payload an erasure record destroyed (not a finding).
+  std::function<void(const nlohmann::json& erased)> erased;
+  // Decrypts an encrypted payload (the data owner's privacy::PayloadReader): then its
+  // commitment and value-derived trace index rows are checked too. Unset: digest only.
+  std::function<privacy::ReadResult(const LeafRow& row)> decrypt;
 };
 
 struct VerifySummary {
@@ -35,6 +41,9 @@ struct VerifySummary {
   std::uint64_t blocks = 0;
   std::uint64_t pending = 0;
   std::uint64_t findings = 0;
+  std::uint64_t encrypted = 0;  // encrypted payloads, checked against their ciphertext digest
+  std::uint64_t decrypted = 0;  // of which decrypted with the key given: commitment checked too
+  std::uint64_t erased = 0;
   bool pinned = false;
   nlohmann::json to_json() const;
 };

@@ -20,7 +20,7 @@ std::string text_line(const audit::Finding& f) {
 Command audit_command(CLI::App& root, Globals& g) {
   auto* app = root.add_subcommand("audit", "Evaluate the policy rules over a time window; one JSON finding per line");
   struct Args {
-    std::string since, until, policy_file, state, fail_on = "warning", key, trust, format;
+    std::string since, until, policy_file, state, fail_on = "warning", key, trust, format, purpose;
     bool record = false;
   };
   auto args = std::make_shared<Args>();
@@ -32,7 +32,8 @@ Command audit_command(CLI::App& root, Globals& g) {
       ->capture_default_str()
       ->check(CLI::IsMember({"info", "warning", "critical"}));
   auto* record = app->add_flag("--record-findings", args->record, "Append each finding as a signed alert record (needs --key)");
-  auto* key = app->add_option("--key", args->key, "Auditor or authority private key that signs the alert records")->envname("MEDTRAIL_KEY");
+  auto* key = app->add_option("--key", args->key, "Auditor or authority key: decrypts the readings it may read (the read is recorded) and signs alert records")->envname("MEDTRAIL_KEY");
+  app->add_option("--purpose", args->purpose, "Why you read, kept in the access record (default: audit)");
   app->add_option("--trust", args->trust, "Authority public key to pin for the integrity rule and the state's checkpoint");
   app->add_option("--format", args->format,
                   "Output format: json (NDJSON), text, fhir (one FHIR R4 AuditEvent per line; the summary goes to stderr), or auto")
@@ -57,20 +58,29 @@ Command audit_command(CLI::App& root, Globals& g) {
             options.until_ms = parse_time_option(args->until, "--until");
             if (options.since_ms && options.until_ms && *options.until_ms <= *options.since_ms)
               throw Error(ExitCode::usage, "--until must be later than --since");
-            if (!args->key.empty() && !args->record) throw Error(ExitCode::usage, "--key is only used with --record-findings");
             if (!args->trust.empty()) options.trusted = load_public_key(args->trust);
             auto fail_on = *policy::parse_severity(args->fail_on);
             std::vector<audit::ScheduledPolicy> policies;
             if (!args->policy_file.empty()) policies.push_back({policy::load_yaml_file(args->policy_file), {}, std::nullopt, std::nullopt});
             std::optional<SigningKey> signer;
-            if (args->record) signer = load_signing_key(args->key, g);
-            auto ledger = open_ledger(g, args->record);
+            if (!args->key.empty()) signer = load_signing_key(args->key, g);
+            auto ledger = open_ledger(g, args->record || signer);
+            ScopedReader reader(ledger, signer ? &*signer : nullptr);
             if (args->policy_file.empty()) {
               sql::ReadTransaction snapshot(ledger.db());
               policies = audit::recorded_policies(ledger, ledger.size());
             }
             if (policies.empty())
               throw Error(ExitCode::not_found, "no policy on this ledger: add one with 'medtrail policy add', or give --policy FILE");
+            // A clean audit that read nothing would be a silent failure: rules that judge values
+            // need a key on a ledger whose readings are encrypted.
+            if (!signer && privacy::owner_key(ledger))
+              for (const auto& scheduled : policies)
+                for (const auto& rule : scheduled.policy.rules)
+                  if (rule.kind != "integrity" && rule.kind != "access" && rule.kind != "silence")
+                    throw Error(ExitCode::usage, "the readings of this ledger are encrypted and rule " + rule.name + " (" +
+                                                     rule.kind + ") judges their values: give --key (the data owner's, or an "
+                                                     "auditor's with a grant, e.g. medtrail grant --to AUDITOR --all)");
 
             std::vector<nlohmann::json> recorded;
             auto emit = [&](const audit::Finding& f) {
@@ -121,6 +131,7 @@ Command audit_command(CLI::App& root, Globals& g) {
             Progress progress("audited");
             options.progress = [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); };
             auto result = audit::run(ledger, policies, options, emit);
+            reader.finish("audit", args->purpose.empty() ? "audit" : args->purpose);
             if (args->record) append_alerts(ledger, *signer, recorded);
             if (!args->state.empty()) {
               audit::State next;

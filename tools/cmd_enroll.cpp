@@ -60,13 +60,14 @@ Command enroll_command(CLI::App& root, Globals& g) {
             std::vector<Ledger::EnrollRequest> requests;
             if (!args->name.empty()) {
               if (args->role.empty()) throw Error(ExitCode::usage, "--role is required with --name");
-              Ledger::EnrollRequest r{args->name, args->role, std::nullopt, args->kind};
+              Ledger::EnrollRequest r{args->name, args->role, std::nullopt, args->kind, std::nullopt};
               if (!args->public_key_file.empty()) {
                 auto identity = load_public_key(args->public_key_file);
                 if (!identity.role.empty() && identity.role != args->role)
                   throw Error(ExitCode::usage, args->public_key_file + " was made for the role " + identity.role +
                                                    ", not " + args->role);
                 r.key = identity.key;
+                r.enc_key = identity.enc_key;
               }
               requests.push_back(r);
             } else {

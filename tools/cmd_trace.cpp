@@ -11,7 +11,7 @@ namespace {
 using nlohmann::json;
 
 struct TraceArgs {
-  std::string id, device, subject, asset, contacts, origin_of, type, since, until, format, data_key, method;
+  std::string id, device, subject, asset, contacts, origin_of, type, since, until, format, data_key, method, key, purpose;
   bool up = false, down = false, reveal = false;
   int depth = -1;
   int hops = 1;
@@ -171,6 +171,9 @@ Command trace_command(CLI::App& root, Globals& g) {
       ->check(CLI::IsMember({"index", "scan"}))
       ->default_val("index");
   app->add_flag("--reveal", a->reveal, "Print contacts' clear subject ids (needs the data key)");
+  app->add_option("--key", a->key, "Reader key that decrypts the readings a live grant covers (data owner: all); the read is recorded")
+      ->envname("MEDTRAIL_KEY");
+  app->add_option("--purpose", a->purpose, "Why you read, kept in the access record");
   app->add_option("--data-key", a->data_key, "Pseudonymisation key (default: MEDTRAIL_DATA_KEY or a matching *.datakey beside the ledger)");
   app->footer(examples({
       "medtrail trace --db ward3.db 3f9a01c2 --format text",
@@ -189,11 +192,19 @@ Command trace_command(CLI::App& root, Globals& g) {
             if (modes != 1)
               throw Error(ExitCode::usage,
                           "give exactly one of: a record id, --device, --subject, --asset, --contacts or --origin");
-            auto ledger = open_ledger(g, false);
-            sql::ReadTransaction snapshot(ledger.db());
-            if (!a->id.empty()) return run_lineage(ledger, *a);
-            if (!a->contacts.empty() || !a->origin_of.empty()) return run_contacts(ledger, *a, g);
-            return run_timeline(ledger, *a, g);
+            auto ledger = open_ledger(g, !a->key.empty());
+            std::optional<SigningKey> key;
+            if (!a->key.empty()) key = load_signing_key(a->key, g);
+            ScopedReader reader(ledger, key ? &*key : nullptr);
+            int rc = 0;
+            {
+              sql::ReadTransaction snapshot(ledger.db());
+              if (!a->id.empty()) rc = run_lineage(ledger, *a);
+              else if (!a->contacts.empty() || !a->origin_of.empty()) rc = run_contacts(ledger, *a, g);
+              else rc = run_timeline(ledger, *a, g);
+            }
+            reader.finish("trace", a->purpose);
+            return rc;
           }};
 }
 

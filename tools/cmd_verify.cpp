@@ -10,7 +10,7 @@ namespace medtrail::cli {
 Command verify_command(CLI::App& root, Globals& g) {
   auto* app = root.add_subcommand("verify", "Check the whole chain, records, a receipt, a consistency proof, a file, or an old checkpoint");
   struct Args {
-    std::string trust, receipt, consistency, checkpoint, file, record, format, tsa_cert;
+    std::string trust, receipt, consistency, checkpoint, file, record, format, tsa_cert, key, purpose;
     std::vector<std::string> ids;
   };
   auto args = std::make_shared<Args>();
@@ -25,6 +25,10 @@ Command verify_command(CLI::App& root, Globals& g) {
   auto* tsa_cert = app->add_option("--tsa-cert", args->tsa_cert,
                                    "With a whole-chain check: also verify every block's RFC 3161 token against this CA (PEM)");
   tsa_cert->excludes(receipt)->excludes(consistency)->excludes(checkpoint)->excludes(file);
+  auto* key = app->add_option("--key", args->key, "With a whole-chain check: the data owner's key, to decrypt every reading and check its commitment and trace index rows too (recorded as an access)")
+                  ->envname("MEDTRAIL_KEY");
+  app->add_option("--purpose", args->purpose, "Why you read, kept in the access record (default: verify)");
+  key->excludes(receipt)->excludes(consistency)->excludes(checkpoint)->excludes(file);
   app->add_option("ids", args->ids, "Record ids (or unique prefixes) whose inclusion to check in O(log n)");
   add_format_option(*app, args->format);
   file->needs(record);
@@ -34,6 +38,8 @@ Command verify_command(CLI::App& root, Globals& g) {
   checkpoint->excludes(file);
   // Every mode takes its own target: ids given with another mode would be silently ignored.
   app->callback([args]() {
+    if (!args->ids.empty() && !args->key.empty())
+      throw CLI::ValidationError("ids", "--key decrypts during a whole-chain check; it cannot be combined with record ids");
     if (!args->ids.empty() && !args->tsa_cert.empty())
       throw CLI::ValidationError("ids", "--tsa-cert checks the whole chain; it cannot be combined with record ids");
     if (!args->ids.empty() && (!args->receipt.empty() || !args->consistency.empty() || !args->checkpoint.empty() || !args->file.empty()))
@@ -47,8 +53,10 @@ Command verify_command(CLI::App& root, Globals& g) {
       "medtrail verify --consistency grew.json --trust keys/hospital.pub",
       "medtrail verify --db ward3.db --checkpoint cp-1.txt --trust keys/hospital.pub",
       "medtrail verify --db ward3.db --trust keys/hospital.pub --tsa-cert tsa-ca.pem",
+      "medtrail verify --db ward3.db --trust keys/hospital.pub --key keys/hospital.key   # decrypt and check everything",
       "medtrail verify --db ward3.db --file reports/ecg-0042.pdf --record 9c1e22aa",
-      "Exit 1 and one JSON finding per problem when anything does not verify.",
+      "Exit 1 and one JSON finding per problem when anything does not verify. Encrypted readings are checked",
+      "against the ciphertext digest their records commit to; erased ones are listed as erased, not as findings.",
   }));
   return {app, [args, &g]() {
             Format format = resolve_format(args->format);
@@ -91,7 +99,8 @@ Command verify_command(CLI::App& root, Globals& g) {
               return finish({{"consistency", args->consistency}, {"old_size", proof.value("old_size", 0)},
                              {"new_size", proof.value("new_size", 0)}});
             }
-            auto ledger = open_ledger(g, false);
+            // Note: the environment's MEDTRAIL_KEY only applies to a whole-chain check.
+            auto ledger = open_ledger(g, !args->key.empty());
             if (!args->checkpoint.empty()) {
               verify_against_checkpoint(ledger, read_file(args->checkpoint), trusted, sink);
               return finish({{"checkpoint", args->checkpoint}});
@@ -102,7 +111,7 @@ Command verify_command(CLI::App& root, Globals& g) {
               return finish({{"file", args->file}, {"record", to_hex(ledger.leaf(index).id)}});
             }
             if (!args->ids.empty()) {
-              VerifyOptions options{trusted, {}};
+              VerifyOptions options{trusted, {}, {}, {}};
               for (const auto& id : args->ids) {
                 auto status = verify_record(ledger, ledger.resolve(id), options, sink);
                 if (format == Format::json) print_json(status);
@@ -113,8 +122,24 @@ Command verify_command(CLI::App& root, Globals& g) {
             std::optional<tsa::TrustStore> tsa_trust;
             if (!args->tsa_cert.empty()) tsa_trust = tsa::TrustStore::load(args->tsa_cert);
             Progress progress("verified");
-            VerifyOptions options{trusted, [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); }};
+            VerifyOptions options{trusted, [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); },
+                                  [&](const nlohmann::json& erased) {
+                                    if (format == Format::json) print_json(erased);
+                                    else print_line("ERASED " + erased.value("record", "") + " (erasure record " +
+                                                    std::to_string(erased.value("erasure", 0)) + ")");
+                                  },
+                                  {}};
+            std::optional<SigningKey> reader_key;
+            if (!args->key.empty()) reader_key = load_signing_key(args->key, g);
+            std::optional<privacy::PayloadReader> reader;
+            if (reader_key) {
+              reader.emplace(ledger, &*reader_key);
+              if (!reader->is_owner() && privacy::owner_key(ledger))
+                throw Error(ExitCode::usage, "verify --key needs the data owner's key (the authority that created the ledger)");
+              options.decrypt = [&reader](const LeafRow& row) { return reader->read(row); };
+            }
             auto summary = verify_ledger(ledger, options, sink).to_json();
+            if (reader) reader->record_access("verify", args->purpose.empty() ? "verify" : args->purpose);
             if (tsa_trust) {
               auto stamps = tsa::verify_timestamps(ledger, *tsa_trust, sink);
               summary["timestamped"] = stamps.timestamped;

@@ -20,6 +20,9 @@ Command simulate_command(CLI::App& root, Globals& g);
 Command trace_command(CLI::App& root, Globals& g);
 Command policy_command(CLI::App& root, Globals& g);
 Command audit_command(CLI::App& root, Globals& g);
+Command grant_command(CLI::App& root, Globals& g);
+Command revoke_command(CLI::App& root, Globals& g);
+Command forget_command(CLI::App& root, Globals& g);
 Command completion_command(CLI::App& root, Globals& g);
 // Builds the whole command tree (used by main and by the completion generator).
 void build_app(CLI::App& app, Globals& globals, std::vector<Command>& commands);

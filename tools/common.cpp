@@ -140,4 +140,21 @@ std::string examples(std::initializer_list<const char*> lines) {
   return out;
 }
 
+ScopedReader::ScopedReader(Ledger& ledger, const SigningKey* key) : ledger_(ledger), reader_(ledger, key) {
+  ledger_.set_reading_source([this](std::uint64_t index) { return reader_.reading_text(index); });
+}
+
+ScopedReader::~ScopedReader() { ledger_.set_reading_source({}); }
+
+void ScopedReader::finish(const std::string& command, const std::string& purpose) {
+  ledger_.set_reading_source({});
+  if (reader_.locked() > 0)
+    print_stderr("medtrail: note: " + std::to_string(reader_.locked()) +
+                 " encrypted readings could not be read without --key; results that need their values leave them out");
+  if (reader_.refused() > 0)
+    print_stderr("medtrail: note: " + std::to_string(reader_.refused()) +
+                 " readings are not covered by a live grant to this key and were left out; the refusal is recorded");
+  reader_.record_access(command, purpose);
+}
+
 }  // namespace medtrail::cli

@@ -8,6 +8,7 @@
 
 #include "keys.hpp"
 #include "ledger.hpp"
+#include "privacy.hpp"
 
 namespace medtrail::cli {
 
@@ -35,6 +36,21 @@ Ledger open_ledger(const Globals& g, bool writable);
 // signing key or the ledger whose id matches the ledger's.
 DataKey find_data_key(const Ledger& ledger, const std::string& explicit_path, const std::string& key_path,
                       const Globals& g);
+
+// A reader for commands that read reading values (trace, audit): installs itself as the
+// ledger's reading source, and on finish() appends the reader's access record and says on
+// stderr what could not be read.
+class ScopedReader {
+ public:
+  ScopedReader(Ledger& ledger, const SigningKey* key);
+  ~ScopedReader();
+  void finish(const std::string& command, const std::string& purpose);
+  privacy::PayloadReader& reader() { return reader_; }
+
+ private:
+  Ledger& ledger_;
+  privacy::PayloadReader reader_;
+};
 
 enum class Format { json, text };
 // "auto" resolves to text on a terminal and JSON in a pipe.

@@ -17,6 +17,7 @@ constexpr medtrail::cli::CommandFactory kCommands[] = {
     medtrail::cli::verify_command,   medtrail::cli::prove_command,    medtrail::cli::checkpoint_command,
     medtrail::cli::show_command,     medtrail::cli::log_command,      medtrail::cli::trace_command,
     medtrail::cli::policy_command,   medtrail::cli::audit_command,    medtrail::cli::simulate_command,
+    medtrail::cli::grant_command,    medtrail::cli::revoke_command,   medtrail::cli::forget_command,
     medtrail::cli::completion_command,
 };
 }  // namespace

@@ -13,7 +13,7 @@ new_ledger() {  # $1: file
     printf '{"name":"%s","role":"device"}\n' wb-0001 wb-0002 wb-0003 rfid-01 mon-01 |
       mt enroll --db "$1" --key keys/hospital.key --from - > /dev/null
 }
-mt keygen --name hospital --role authority --out keys/ > /dev/null
+mt keygen --name hospital --role authority --out keys/ --no-encryption-key > /dev/null
 mt keygen --name gw-1 --role gateway --out keys/ > /dev/null
 mt keygen --name aud-1 --role auditor --out keys/ > /dev/null
 
@@ -102,7 +102,10 @@ check "text format" grep -q '^WARNING  fever  wb-0001  2026-03-01T08:05:00.000Z'
 expect_exit 2 mt audit --db ward.db --policy ward.yaml --since yesterday
 expect_exit 2 mt audit --db ward.db --policy ward.yaml --since 2026-03-02T00:00:00Z --until 2026-03-01T00:00:00Z
 expect_exit 2 mt audit --db ward.db --policy ward.yaml --fail-on severe
-expect_exit 2 mt audit --db ward.db --policy ward.yaml --key keys/aud-1.key
+# --key alone reads with that key; on a clear ledger there is nothing to decrypt or record.
+before=$(sqlite3 ward.db "SELECT count(*) FROM leaves")
+expect_exit 1 mt audit --db ward.db --policy ward.yaml --key keys/aud-1.key
+check "reading a clear ledger appends no access record" test "$(sqlite3 ward.db "SELECT count(*) FROM leaves")" = "$before"
 expect_exit 2 mt audit --db ward.db --policy ward.yaml --record-findings
 printf 'name: x\nrules:\n  - {name: a, kind: threshold, severity: info, type: spo2, op: "<", value: 90, unit: "%%", for: soon}\n' > bad.yaml
 expect_exit 3 mt audit --db ward.db --policy bad.yaml

@@ -78,7 +78,9 @@ expect_exit 2 mt verify --db ward3.db --checkpoint receipt.json   # not a note
 expect_exit 4 mt verify --db ward3.db --checkpoint nope.txt
 
 expect_exit 0 mt show --db ward3.db "${id:0:10}" --format json
-check "show has the reading and block" jq -e '.reading.device and .block == 1 and .status == "anchored"' out.txt
+check "show without a key: the reading is encrypted" jq -e '.payload == "encrypted" and (has("reading") | not) and .block == 1 and .status == "anchored"' out.txt
+expect_exit 0 mt show --db ward3.db "${id:0:10}" --format json --key keys/hospital.key
+check "the data owner reads it, and the read is recorded" jq -e '.reading.device and .payload == "decrypted" and (.access_record | length) == 64' out.txt
 check "show holds no clear subject in the record" jq -e '.record.subject == null or (.record.subject | test("^[0-9a-f]{64}$"))' out.txt
 expect_exit 0 mt show --db ward3.db "${id:0:10}" --format text
 check "text show" grep -q '^record' out.txt

@@ -6,7 +6,7 @@
 # and that each signature is the Ed25519 signature the ledger holds.
 source "$(dirname "$0")/lib.sh"
 
-setup_ledger 3 || { fail "setup"; finish; exit 1; }
+CLEAR_PAYLOADS=1 setup_ledger 3 || { fail "setup"; finish; exit 1; }
 reading() {  # device time type extra-json
   jq -cn --arg d "$1" --arg t "$2" --arg y "$3" --argjson x "$4" '{device:$d, time:$t, type:$y} + $x'
 }

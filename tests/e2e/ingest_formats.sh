@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 DATA="${MEDTRAIL_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}/../shared/data"
 [ -d "$DATA/hl7-phd-ig" ] || { echo "no test data at $DATA"; fail "test data"; finish; exit 1; }
 
-setup_ledger 1 || { fail "setup"; finish; exit 1; }
+CLEAR_PAYLOADS=1 setup_ledger 1 || { fail "setup"; finish; exit 1; }
 enroll_device() { mt enroll --db ward.db --key keys/hospital.key --role device --name "$1" > /dev/null || fail "enroll $1"; }
 for d in phd-74E8FFFEFF051C00.001C05FFE874 phd-711000FEFF5F49B0.B0495F001071 phg-ecde3d4e58532d31.000000000000 \
   example bp-cuff phd-001 phg-001 garmin-0001 csv-1 csv-2; do
@@ -191,10 +191,10 @@ check "an edited source_refs row is a trace_index finding" grep -q trace_index o
 
 # A schema-5 ledger (before source_refs) is migrated by the next writer and still verifies.
 expect_exit 0 mt init --db v4.db --authority keys/hospital.key --origin test.example/v4
-sqlite3 v4.db "DROP TABLE source_refs; PRAGMA user_version = 5;"
+sqlite3 v4.db "DROP TABLE source_refs; DROP TABLE wraps; DROP TABLE wrap_keys; DROP INDEX leaves_privacy; PRAGMA user_version = 5;"
 expect_exit 5 mt verify --db v4.db --trust keys/hospital.pub
 expect_exit 0 mt enroll --db v4.db --key keys/hospital.key --role device --name csv-1
-check "migrated to schema 6" test "$(sqlite3 v4.db 'PRAGMA user_version')" = 6
+check "migrated to schema 7" test "$(sqlite3 v4.db 'PRAGMA user_version')" = 7
 expect_exit 0 mt verify --db v4.db --trust keys/hospital.pub
 
 finish

@@ -28,10 +28,15 @@ check() {
 
 mt() { "$MEDTRAIL" "$@"; }
 
-# A ledger with an authority, a gateway and simulated devices enrolled: $1 devices.
+# A ledger with an authority, a gateway and simulated devices enrolled: $1 devices. Its
+# payloads are encrypted to the authority unless CLEAR_PAYLOADS=1 (the format of ledgers made
+# before encryption, still supported; suites about other features use it to read values
+# directly with sqlite3).
 setup_ledger() {
   local devices=${1:-5}
-  mt keygen --name hospital --role authority --out keys/ > /dev/null || return 1
+  local flags=()
+  [ "${CLEAR_PAYLOADS:-0}" = 1 ] && flags=(--no-encryption-key)
+  mt keygen --name hospital --role authority --out keys/ "${flags[@]}" > /dev/null || return 1
   mt keygen --name gw-1 --role gateway --out keys/ > /dev/null || return 1
   mt init --db ward.db --authority keys/hospital.key --origin test.example/ward > /dev/null || return 1
   mt enroll --db ward.db --key keys/hospital.key --role gateway --name gw-1 keys/gw-1.pub > /dev/null || return 1

@@ -7,7 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 : "${MEDTRAIL_SOURCE_DIR:?set MEDTRAIL_SOURCE_DIR to the source tree}"
 policies="$MEDTRAIL_SOURCE_DIR/examples/policies"
-mt keygen --name hospital --role authority --out keys/ > /dev/null
+mt keygen --name hospital --role authority --out keys/ --no-encryption-key > /dev/null
 mt keygen --name gw-1 --role gateway --out keys/ > /dev/null
 
 declare -A size=([origin]=20 [quarantine]=12 [hospital]=10 [provenance]=4 [telemedicine]=20)

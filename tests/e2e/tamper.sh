@@ -3,7 +3,7 @@
 # verify exit 1 (5 for an unreadable file) and name what is wrong.
 source "$(dirname "$0")/lib.sh"
 
-setup_ledger 10 || { fail "setup"; finish; exit 1; }
+CLEAR_PAYLOADS=1 setup_ledger 10 || { fail "setup"; finish; exit 1; }
 mt simulate --devices 10 --minutes 10 --seed 2 | mt ingest --db ward.db --key keys/gw-1.key > receipts.ndjson 2>/dev/null
 mt anchor --db ward.db --key keys/hospital.key --checkpoint-out cp-1.txt > /dev/null
 mt simulate --devices 10 --minutes 5 --seed 3 | mt ingest --db ward.db --key keys/gw-1.key > /dev/null 2>&1

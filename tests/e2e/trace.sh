@@ -4,7 +4,7 @@
 # against the pairwise scan and the scenario's truth file. Every evidence id must verify.
 source "$(dirname "$0")/lib.sh"
 
-setup_ledger 50 || { fail "setup"; finish; exit 1; }
+CLEAR_PAYLOADS=1 setup_ledger 50 || { fail "setup"; finish; exit 1; }
 export MEDTRAIL_DATA_KEY=keys/hospital.datakey
 
 # ---- Lineage on a hand-made graph: A <- B, A <- C, (B, C) <- D (a diamond), D <- E.
@@ -140,7 +140,7 @@ expect_exit 4 mt trace --db ward.db --origin patient-0002 "${window[@]}"   # nev
 # A schema-1 ledger (no trace indexes) is migrated by the next writer, which rebuilds them.
 cp ward.db v1.db
 sqlite3 v1.db "DROP TABLE links; DROP TABLE assets; DROP TABLE proximity; DROP TABLE positions;
-  DROP INDEX leaves_device_time; DROP INDEX leaves_subject_time; DROP INDEX leaves_policy; DROP TABLE timestamps; DROP TABLE source_refs;
+  DROP INDEX leaves_device_time; DROP INDEX leaves_subject_time; DROP INDEX leaves_policy; DROP TABLE timestamps; DROP TABLE source_refs; DROP TABLE wraps; DROP TABLE wrap_keys; DROP INDEX leaves_privacy;
   PRAGMA user_version = 1;"
 expect_exit 5 mt trace --db v1.db --contacts patient-0001 "${window[@]}"
 check "a reader asks for a migration" grep -q 'older schema' err.txt
@@ -156,7 +156,8 @@ check "rebuilt links give the same lineage" bash -c "diff <('$MEDTRAIL' trace --
 cp ward.db v3.db
 sqlite3 v3.db "CREATE VIRTUAL TABLE old_positions USING rtree_i32(idx, t_min, t_max, lat_min, lat_max, lon_min, lon_max);
   INSERT INTO old_positions SELECT idx, t_s, t_s, lat, lat, lon, lon FROM positions;
-  DROP TABLE positions; ALTER TABLE old_positions RENAME TO positions; DROP TABLE timestamps; DROP TABLE source_refs; PRAGMA user_version = 3;"
+  DROP TABLE positions; ALTER TABLE old_positions RENAME TO positions; DROP TABLE timestamps; DROP TABLE source_refs;
+  DROP TABLE wraps; DROP TABLE wrap_keys; DROP INDEX leaves_privacy; PRAGMA user_version = 3;"
 check "the schema-3 file holds an R*Tree" test "$(sqlite3 v3.db "SELECT count(*) FROM positions_node")" -ge 1
 expect_exit 0 mt anchor --db v3.db --key keys/hospital.key
 check "migrated from schema 3" test "$(sqlite3 v3.db 'PRAGMA user_version')" = "$(sqlite3 ward.db 'PRAGMA user_version')"

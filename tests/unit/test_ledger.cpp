@@ -23,7 +23,7 @@ struct Fixture {
     char tmpl[] = "/tmp/medtrail-ledger.XXXXXX";
     dir = ::mkdtemp(tmpl);
     ledger.emplace(Ledger::create((dir / "l.db").string(), authority, "test.example/log", data_key, {}));
-    ledger->enroll(authority, {{"gw-1", "gateway", gateway.identity().key, ""}, {"wb-1", "device", std::nullopt, "wristband"}});
+    ledger->enroll(authority, {{"gw-1", "gateway", gateway.identity().key, "", std::nullopt}, {"wb-1", "device", std::nullopt, "wristband", std::nullopt}});
   }
   ~Fixture() { std::filesystem::remove_all(dir); }
 
@@ -49,7 +49,7 @@ struct Fixture {
 
   std::vector<Finding> verify() {
     std::vector<Finding> findings;
-    verify_ledger(*ledger, {authority.identity(), {}}, [&](const Finding& f) { findings.push_back(f); });
+    verify_ledger(*ledger, {authority.identity(), {}, {}, {}}, [&](const Finding& f) { findings.push_back(f); });
     return findings;
   }
 };
@@ -116,7 +116,7 @@ TEST_CASE("retired and unknown identities cannot act", "[ledger]") {
   Fixture f;
   auto stranger = SigningKey::generate("x", "authority");
   CHECK_THROWS_AS(f.ledger->anchor(stranger, 0, true), Error);
-  CHECK_THROWS_AS(f.ledger->enroll(f.gateway, {{"wb-9", "device", std::nullopt, ""}}), Error);
+  CHECK_THROWS_AS(f.ledger->enroll(f.gateway, {{"wb-9", "device", std::nullopt, "", std::nullopt}}), Error);
   CHECK_THROWS_AS(f.ledger->retire(f.authority, "hospital", ""), Error);  // the last authority
   f.ledger->retire(f.authority, "gw-1", "decommissioned");
   CHECK_THROWS_AS(f.ledger->require_active(f.gateway.identity().key, {"gateway"}), Error);

@@ -23,7 +23,7 @@ struct PolicyFixture {
     char tmpl[] = "/tmp/medtrail-policy.XXXXXX";
     dir = ::mkdtemp(tmpl);
     ledger.emplace(Ledger::create((dir / "l.db").string(), authority, "test.example/log", data_key, {}));
-    ledger->enroll(authority, {{"aud-1", "auditor", auditor.identity().key, ""}});
+    ledger->enroll(authority, {{"aud-1", "auditor", auditor.identity().key, "", std::nullopt}});
   }
   ~PolicyFixture() { std::filesystem::remove_all(dir); }
   std::string root_of(const Block& b) const { return b.header.at("policy_root").get<std::string>(); }

@@ -94,7 +94,7 @@ struct Fixture {
     ledger.emplace(Ledger::create((dir / "l.db").string(), authority, "test.example/log", DataKey::generate(), {}));
     // Blocks 1 and 2, each over a new record, so their checkpoints differ.
     for (const char* name : {"wb-1", "wb-2"}) {
-      ledger->enroll(authority, {{name, "device", std::nullopt, ""}});
+      ledger->enroll(authority, {{name, "device", std::nullopt, "", std::nullopt}});
       ledger->anchor(authority, 0, false);
     }
   }

@@ -8,6 +8,7 @@
 #include "ingest.hpp"
 #include "ledger.hpp"
 #include "timefmt.hpp"
+#include "privacy.hpp"
 #include "trace.hpp"
 #include "trace_index.hpp"
 #include "verify.hpp"
@@ -35,8 +36,8 @@ struct TraceFixture {
     char tmpl[] = "/tmp/medtrail-trace.XXXXXX";
     dir = ::mkdtemp(tmpl);
     ledger.emplace(Ledger::create((dir / "l.db").string(), authority, "test.example/trace", data_key, {}));
-    std::vector<Ledger::EnrollRequest> requests{{"gw-1", "gateway", gateway.identity().key, ""}};
-    for (int i = 1; i <= 4; ++i) requests.push_back({"wb-" + std::to_string(i), "device", std::nullopt, "wristband"});
+    std::vector<Ledger::EnrollRequest> requests{{"gw-1", "gateway", gateway.identity().key, "", std::nullopt}};
+    for (int i = 1; i <= 4; ++i) requests.push_back({"wb-" + std::to_string(i), "device", std::nullopt, "wristband", std::nullopt});
     ledger->enroll(authority, requests);
   }
   ~TraceFixture() { std::filesystem::remove_all(dir); }
@@ -166,6 +167,9 @@ TEST_CASE("contacts: the grid index finds what the pairwise scan finds, across c
         // straddle latitude bands, longitude signs and minute slots.
         f.position(band, m, uniform(-3, 3), uniform(-3, 3), band % 2 ? 55 + static_cast<int>(uniform(0, 4)) : static_cast<int>(uniform(0, 20)));
     f.ingest();
+    // The scan reads positions from the encrypted payloads: the data owner decrypts them.
+    privacy::PayloadReader reader(*f.ledger, &f.authority);
+    f.ledger->set_reading_source([&reader](std::uint64_t i) { return reader.reading_text(i); });
     trace::ContactOptions o;
     o.window = {1772352000000, 1772352000000 + 3600000};
     o.radius_m = 2;
