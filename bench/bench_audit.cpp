@@ -182,7 +182,8 @@ int main(int argc, char** argv) {
   std::uint64_t total_readings = 0;
   int status = 0;
   try {
-    auto authority = medtrail::SigningKey::generate("hospital", "authority");
+    // Clear payloads: the baseline scans read the readings straight from the payloads table.
+    auto authority = medtrail::SigningKey::generate("hospital", "authority", false);
     auto data_key = medtrail::DataKey::generate();
     for (const auto& s : kScenarios) {
       std::string path = a.dir + "/" + s.name + ".db";

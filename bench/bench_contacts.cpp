@@ -129,7 +129,8 @@ int main(int argc, char** argv) {
   }
 
   try {
-    auto authority = medtrail::SigningKey::generate("hospital", "authority");
+    // Clear payloads: the baseline scans read the readings straight from the payloads table.
+    auto authority = medtrail::SigningKey::generate("hospital", "authority", false);
     auto data_key = medtrail::DataKey::generate();
     auto open_start = Clock::now();
     auto ledger = a.reuse ? medtrail::Ledger::open(path, true, {})

@@ -195,7 +195,9 @@ PayloadReader::PayloadReader(Ledger& ledger, const SigningKey* reader)
       reader_(reader),
       payload_(ledger.db().prepare("SELECT salt, reading, ciphertext FROM payloads WHERE idx = ?")),
       wrap_(ledger.db().prepare("SELECT k.ephemeral, w.wrapped FROM wraps w JOIN wrap_keys k ON k.id = w.wrap_key "
-                                "WHERE w.idx = ? AND w.recipient = ?")) {
+                                "WHERE w.idx = ? AND w.recipient = ?")),
+      // Prepared once: reading_of calls reading_text for every encrypted row a query touches.
+      leaf_(ledger.db().prepare((std::string("SELECT ") + kLeafColumns + " FROM leaves WHERE idx = ?").c_str())) {
   if (!reader_) return;
   auto owner = owner_key(ledger);
   if (!owner) return;  // clear payloads: nothing to decrypt or record
@@ -304,7 +306,14 @@ ReadResult PayloadReader::read(const LeafRow& row) {
 }
 
 std::optional<std::string> PayloadReader::reading_text(std::uint64_t index) {
-  auto result = read(ledger_.leaf(index));
+  leaf_.bind(1, index);
+  if (!leaf_.step()) {
+    leaf_.reset();
+    return std::nullopt;
+  }
+  LeafRow row = read_leaf_row(leaf_, 0);
+  leaf_.reset();
+  auto result = read(row);
   if (!result.payload) return std::nullopt;
   return std::move(result.payload->reading);
 }

@@ -106,7 +106,7 @@ class PayloadReader {
   std::vector<std::pair<std::uint64_t, Hash>> read_, refused_;
   std::set<std::string> grants_used_, refusal_reasons_;
   std::uint64_t locked_ = 0;
-  sql::Statement payload_, wrap_;
+  sql::Statement payload_, wrap_, leaf_;
 };
 
 struct GrantRequest {

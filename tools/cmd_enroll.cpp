@@ -29,8 +29,18 @@ Ledger::EnrollRequest request_from_line(const std::string& line, std::uint64_t n
     std::copy(bytes->begin(), bytes->end(), k.begin());
     r.key = k;
   }
+  // The X25519 key keygen prints as "enc_key", for clinicians and auditors who will receive grants.
+  if (j.contains("enc_key")) {
+    auto bytes = j["enc_key"].is_string() ? base64_decode(j["enc_key"].get<std::string>()) : std::nullopt;
+    if (!bytes || bytes->size() != 32) throw fail("\"enc_key\" must be a base64 X25519 public key");
+    if (!r.key) throw fail("\"enc_key\" needs \"public_key\" too");
+    PublicKey k;
+    std::copy(bytes->begin(), bytes->end(), k.begin());
+    r.enc_key = k;
+  }
   for (const auto& [key, value] : j.items())
-    if (key != "name" && key != "role" && key != "kind" && key != "public_key") throw fail("unknown field \"" + key + "\"");
+    if (key != "name" && key != "role" && key != "kind" && key != "public_key" && key != "enc_key")
+      throw fail("unknown field \"" + key + "\"");
   return r;
 }
 

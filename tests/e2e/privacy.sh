@@ -148,6 +148,15 @@ mkdir other && mt keygen --name dr-lee --role clinician --out other/ > /dev/null
 expect_exit 4 mt show --db ward.db "$alpha1" --key other/dr-lee.key
 check "an unenrolled key is told so" grep -q 'not enrolled' err.txt
 
+# Enrolled from an NDJSON line with the keys keygen printed: the encryption key comes along.
+mt keygen --name dr-ndjson --role clinician --out keys/ | jq -c '{name, role: "clinician", public_key, enc_key}' > line.ndjson
+expect_exit 0 mt enroll --db ward.db --key keys/hospital.key --from line.ndjson
+expect_exit 0 mt grant --db ward.db --key keys/hospital.key --to dr-ndjson --record "${beta:0:12}"
+expect_exit 0 mt show --db ward.db "$beta" --key keys/dr-ndjson.key --format json
+check "an identity enrolled --from NDJSON with enc_key can be granted" jq -e '.reading.value == 131' out.txt
+echo '{"name":"dr-bad","role":"clinician","enc_key":"AAAA"}' > bad-line.ndjson
+expect_exit 3 mt enroll --db ward.db --key keys/hospital.key --from bad-line.ndjson
+
 # ---- verify: digests without a key; everything with the owner's key.
 expect_exit 0 mt verify --db ward.db --trust keys/hospital.pub
 check "verify counts the encrypted payloads" jq -e -s '.[-1] | .encrypted == 5 and .erased == 0 and .status == "verified"' out.txt

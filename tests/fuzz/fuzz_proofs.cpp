@@ -9,7 +9,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   // A fixed, arbitrary authority: signatures fail, the parsing and proof code still runs.
-  medtrail::PublicIdentity authority{"hospital", "authority", {}};
+  medtrail::PublicIdentity authority{"hospital", "authority", {}, std::nullopt};
   auto ignore = [](const medtrail::Finding&) {};
   try {
     auto proof = medtrail::TlogProof::parse(text);
