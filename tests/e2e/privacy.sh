@@ -110,10 +110,12 @@ expect_exit 0 mt grant --db ward.db --key keys/hospital.key --to dr-kim --record
 expect_exit 0 mt show --db ward.db "$beta" --key keys/dr-kim.key --format json
 check "record grant: that one record" jq -e '.reading.value == 131' out.txt
 expect_exit 4 mt show --db ward.db "$alpha1" --key keys/dr-kim.key
-until_time=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)
+# Far enough ahead for a slow (sanitized, loaded) run to read before it; then wait it out.
+until_epoch=$(( $(date +%s) + 20 ))
+until_time=$(date -u -d "@$until_epoch" +%Y-%m-%dT%H:%M:%SZ)
 expect_exit 0 mt grant --db ward.db --key keys/hospital.key --to dr-pass --subject patient-beta-4410 --until "$until_time"
 MEDTRAIL_PASSPHRASE="s3cret phrase" expect_exit 0 mt show --db ward.db "$beta" --key keys/dr-pass.key
-sleep 3
+while [ "$(date +%s)" -le "$until_epoch" ]; do sleep 1; done
 MEDTRAIL_PASSPHRASE="s3cret phrase" expect_exit 4 mt show --db ward.db "$beta" --key keys/dr-pass.key
 check "after --until the grant has expired" grep -q 'expired' err.txt
 
