@@ -233,7 +233,7 @@ struct Ingestor::Impl {
       }
       std::optional<payload_crypto::Sealed> sealed;
       if (sealer.enabled()) {
-        sealed = sealer.seal(p.salt, p.canonical, p.commitment);
+        sealed = payload_crypto::seal(p.salt, p.canonical, p.commitment);
         if (!row.extra.is_object()) row.extra = json::object();
         row.extra["ciphertext_sha256"] = to_hex(crypto::sha256(sealed->ciphertext));
       }

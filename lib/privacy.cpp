@@ -87,19 +87,35 @@ json id_summary(const std::vector<std::pair<std::uint64_t, Hash>>& records) {
   return out;
 }
 
+constexpr const char* kWrapLookup =
+    "SELECT k.ephemeral, w.wrapped FROM wraps w JOIN wrap_keys k ON k.id = w.wrap_key WHERE w.idx = ? AND w.recipient = ?";
+
+// A record's wrapped data key for one recipient (lookup: kWrapLookup). A malformed ephemeral
+// key comes back as zeros, which no unwrap accepts.
+struct StoredWrap {
+  PublicKey ephemeral{};
+  Bytes wrapped;
+};
+std::optional<StoredWrap> stored_wrap(sql::Statement& lookup, std::uint64_t index, const std::string& recipient) {
+  lookup.bind(1, index).bind(2, recipient);
+  if (!lookup.step()) {
+    lookup.reset();
+    return std::nullopt;
+  }
+  StoredWrap out;
+  auto eph = lookup.blob(0);
+  if (eph.size() == 32) std::copy(eph.begin(), eph.end(), out.ephemeral.begin());
+  out.wrapped.assign(lookup.blob(1).begin(), lookup.blob(1).end());
+  lookup.reset();
+  return out;
+}
+
 // The payload's data key, unwrapped with the owner's key.
-std::optional<Bytes> owner_dek(Ledger& ledger, payload_crypto::KeyUnwrapper& unwrapper, const PublicKey& owner,
+std::optional<Bytes> owner_dek(sql::Statement& lookup, payload_crypto::KeyUnwrapper& unwrapper, const PublicKey& owner,
                                const LeafRow& row) {
-  auto stmt = ledger.db().prepare(
-      "SELECT k.ephemeral, w.wrapped FROM wraps w JOIN wrap_keys k ON k.id = w.wrap_key WHERE w.idx = ? AND w.recipient = ?");
-  stmt.bind(1, row.index).bind(2, recipient_id(owner));
-  if (!stmt.step()) return std::nullopt;
-  auto eph = stmt.blob(0);
-  if (eph.size() != 32) return std::nullopt;
-  PublicKey ephemeral;
-  std::copy(eph.begin(), eph.end(), ephemeral.begin());
-  Bytes wrapped(stmt.blob(1).begin(), stmt.blob(1).end());
-  return unwrapper.unwrap(ephemeral, wrapped, row.id);
+  auto wrap = stored_wrap(lookup, row.index, recipient_id(owner));
+  if (!wrap) return std::nullopt;
+  return unwrapper.unwrap(wrap->ephemeral, wrap->wrapped, row.id);
 }
 
 }  // namespace
@@ -161,11 +177,6 @@ PayloadSealer::PayloadSealer(Ledger& ledger)
   }
 }
 
-payload_crypto::Sealed PayloadSealer::seal(std::span<const std::uint8_t> salt, std::string_view canonical,
-                                           const Hash& commitment) {
-  return payload_crypto::seal(salt, canonical, commitment);
-}
-
 std::int64_t PayloadSealer::wrap_key_for(const std::string& id, const PublicKey& recipient) {
   auto found = wrappers_.find(id);
   if (found != wrappers_.end()) return found->second.first;
@@ -194,8 +205,7 @@ PayloadReader::PayloadReader(Ledger& ledger, const SigningKey* reader)
     : ledger_(ledger),
       reader_(reader),
       payload_(ledger.db().prepare("SELECT salt, reading, ciphertext FROM payloads WHERE idx = ?")),
-      wrap_(ledger.db().prepare("SELECT k.ephemeral, w.wrapped FROM wraps w JOIN wrap_keys k ON k.id = w.wrap_key "
-                                "WHERE w.idx = ? AND w.recipient = ?")),
+      wrap_(ledger.db().prepare(kWrapLookup)),
       // Prepared once: reading_of calls reading_text for every encrypted row a query touches.
       leaf_(ledger.db().prepare((std::string("SELECT ") + kLeafColumns + " FROM leaves WHERE idx = ?").c_str())) {
   if (!reader_) return;
@@ -279,17 +289,9 @@ ReadResult PayloadReader::read(const LeafRow& row) {
   std::string expected_digest = row.extra.is_object() ? row.extra.value("ciphertext_sha256", "") : "";
   if (to_hex(crypto::sha256(ciphertext)) != expected_digest)
     return corrupt("the stored ciphertext differs from the digest the record commits to");
-  wrap_.bind(1, row.index).bind(2, recipient_id(*reader_->identity().enc_key));
-  if (!wrap_.step()) {
-    wrap_.reset();
-    return refuse("no data key of this record is wrapped to " + identity_->name);
-  }
-  PublicKey ephemeral{};
-  auto eph = wrap_.blob(0);
-  if (eph.size() == 32) std::copy(eph.begin(), eph.end(), ephemeral.begin());
-  Bytes wrapped(wrap_.blob(1).begin(), wrap_.blob(1).end());
-  wrap_.reset();
-  auto dek = unwrapper_->unwrap(ephemeral, wrapped, row.id);
+  auto wrap = stored_wrap(wrap_, row.index, recipient_id(*reader_->identity().enc_key));
+  if (!wrap) return refuse("no data key of this record is wrapped to " + identity_->name);
+  auto dek = unwrapper_->unwrap(wrap->ephemeral, wrap->wrapped, row.id);
   if (!dek) return corrupt("the wrapped data key does not open with " + identity_->name + "'s key");
   if (!row.commitment) return corrupt("the record has no commitment");
   auto opened = payload_crypto::open(*dek, ciphertext, *row.commitment);
@@ -378,10 +380,11 @@ GrantResult grant(Ledger& ledger, const SigningKey& owner, const GrantRequest& r
   std::string to = recipient_id(*grantee_key);
   std::optional<std::int64_t> wrap_key;
   auto insert = ledger.db().prepare("INSERT OR IGNORE INTO wraps(idx, recipient, wrap_key, wrapped) VALUES (?, ?, ?, ?)");
+  auto lookup = ledger.db().prepare(kWrapLookup);
   auto owner_enc = *owner.identity().enc_key;
   for (auto index : readings_in_scope(ledger, request.scope, request.target)) {
     LeafRow reading = ledger.leaf(index);
-    auto dek = owner_dek(ledger, unwrapper, owner_enc, reading);
+    auto dek = owner_dek(lookup, unwrapper, owner_enc, reading);
     if (!dek) continue;  // erased, or stored in clear before encryption
     if (!wrap_key) {
       ledger.db().prepare("INSERT INTO wrap_keys(recipient, ephemeral) VALUES (?, ?)").bind(1, to).bind_blob(2, wrapper.ephemeral()).run();
@@ -457,6 +460,7 @@ ForgetResult forget(Ledger& ledger, const SigningKey& owner, const Hash& subject
     auto drop_position = ledger.db().prepare("DELETE FROM positions WHERE idx = ?");
     auto drop_source_ref = ledger.db().prepare("DELETE FROM source_refs WHERE ref = ? AND idx = ?");
     auto id_lookup = ledger.db().prepare("SELECT idx FROM leaves WHERE id = ?");
+    auto wrap_lookup = ledger.db().prepare(kWrapLookup);
     std::vector<Hash> erased_ids;
     for (auto index : readings_in_scope(ledger, "subject", to_hex(subject))) {
       LeafRow row = ledger.leaf(index);
@@ -470,7 +474,7 @@ ForgetResult forget(Ledger& ledger, const SigningKey& owner, const Hash& subject
         text = payload.text(1);
       } else if (!payload.is_null(2) && row.commitment) {
         Bytes ciphertext(payload.blob(2).begin(), payload.blob(2).end());
-        if (auto dek = owner_dek(ledger, unwrapper, owner_enc, row))
+        if (auto dek = owner_dek(wrap_lookup, unwrapper, owner_enc, row))
           if (auto opened = payload_crypto::open(*dek, ciphertext, *row.commitment)) text = opened->reading;
       } else {
         payload.reset();

@@ -49,9 +49,9 @@ std::vector<Grant> grants(Ledger& ledger);
 class PayloadSealer {
  public:
   explicit PayloadSealer(Ledger& ledger);
+  // When enabled, the caller seals each payload (payload_crypto::seal) before append, so the
+  // envelope can commit to the ciphertext ("ciphertext_sha256").
   bool enabled() const { return owner_.has_value(); }
-  // Before append: the ciphertext the envelope commits to (member "ciphertext_sha256").
-  payload_crypto::Sealed seal(std::span<const std::uint8_t> salt, std::string_view canonical, const Hash& commitment);
   // After append: stores the ciphertext and wraps its key to the owner and covering grantees.
   void store(std::uint64_t index, const LeafRow& row, const payload_crypto::Sealed& sealed,
              std::span<const std::uint8_t> replay_tag);

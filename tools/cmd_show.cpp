@@ -55,11 +55,10 @@ Command show_command(CLI::App& root, Globals& g) {
                 auto parsed = nlohmann::json::parse(read.payload->reading, nullptr, false);
                 out["reading"] = parsed.is_discarded() ? nlohmann::json(read.payload->reading) : parsed;
               }
-              bool encrypted = row.extra.is_object() && row.extra.contains("ciphertext_sha256");
-              out["payload"] = read.outcome == privacy::ReadOutcome::refused && !key ? "encrypted"
-                                                                                      : outcome_name(read.outcome);
-              if (encrypted && read.outcome == privacy::ReadOutcome::refused && !key) out.erase("reason");
-              else if (!read.reason.empty()) out["reason"] = read.reason;
+              // Without a key an encrypted reading is simply that, not a refusal to explain.
+              bool locked = !key && read.outcome == privacy::ReadOutcome::refused;
+              out["payload"] = locked ? "encrypted" : outcome_name(read.outcome);
+              if (!locked && !read.reason.empty()) out["reason"] = read.reason;
               access = reader.record_access("show", args->purpose);
               if (access) out["access_record"] = to_hex(access->id);
             }

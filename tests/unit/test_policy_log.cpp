@@ -67,7 +67,7 @@ TEST_CASE("policy_log: blocks commit to the policies active at their end") {
   CHECK(fx.verify_findings() == 0);
 }
 
-TEST_CASE("policy_log: only authorities add policies; auditors and authorities sign alerts") {
+TEST_CASE("policy_log: only authorities add policies, auditors and authorities sign alerts") {
   PolicyFixture fx;
   auto p = policy::parse_yaml(kPolicy, "p.yaml");
   CHECK_THROWS_AS(add_policy(*fx.ledger, fx.auditor, p), Error);

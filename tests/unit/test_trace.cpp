@@ -74,7 +74,7 @@ TEST_CASE("haversine distance", "[trace]") {
   CHECK(trace::distance_m(kLat, kLon, kLat + 1.5 / kMetresPerDegree, kLon) == Approx(1.5).margin(1e-6));
 }
 
-TEST_CASE("contacts: exposure is the union of sample spans; radius, duration, window and hops hold", "[trace]") {
+TEST_CASE("contacts: exposure is the union of sample spans: radius, duration, window and hops hold", "[trace]") {
   TraceFixture f;
   for (int m = 0; m < 20; ++m) {
     f.position(1, m, 0, 0);
@@ -130,6 +130,9 @@ TEST_CASE("contacts: exposure is the union of sample spans; radius, duration, wi
   o.radius_m = 3;
   o.min_duration_ms = 60000;
   auto indexed = trace::contacts(ledger, f.subject(3), o);
+  // The scan reads positions from the encrypted payloads: the data owner decrypts them.
+  privacy::PayloadReader reader(ledger, &f.authority);
+  ledger.set_reading_source([&reader](std::uint64_t i) { return reader.reading_text(i); });
   o.scan = true;
   auto scanned = trace::contacts(ledger, f.subject(3), o);
   REQUIRE(indexed.size() == 3);

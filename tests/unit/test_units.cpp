@@ -27,7 +27,7 @@ TEST_CASE("glucose converts between mg/dL and mmol/L by its molar mass, and only
   CHECK_FALSE(convert(3.1, "mmol/L", "mg/dL", "cholesterol"));
 }
 
-TEST_CASE("equal units pass through; unrelated units do not convert", "[units]") {
+TEST_CASE("equal units pass through, unrelated units do not convert", "[units]") {
   CHECK(*convert(97, "%", "%", "spo2") == 97);
   CHECK_FALSE(convert(97, "%", "/min", "spo2"));
   CHECK_FALSE(convert(37, "Cel", "mm[Hg]", "body_temperature"));
