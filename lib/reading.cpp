@@ -290,6 +290,10 @@ ReadingCheck validate_reading(const json& reading, const ValidationLimits& limit
   }
   if (out.type == "observation")
     if (auto why = check_observation(reading, allowed); !why.empty()) return reject(why);
+  // Before any extraction: a field this type does not declare was never type-checked.
+  for (const auto& [key, value] : reading.items())
+    if (!common_fields().count(key) && !allowed.count(key))
+      return reject("unknown field \"" + key + "\" for a " + out.type + " reading");
   if (out.type == "blood_pressure" && reading["systolic"].get<double>() <= reading["diastolic"].get<double>())
     return reject("systolic pressure must exceed diastolic pressure");
   if (out.type == "proximity" && !is_valid_name(reading["peer"].get_ref<const std::string&>()))
@@ -305,9 +309,6 @@ ReadingCheck validate_reading(const json& reading, const ValidationLimits& limit
     out.distance_m = reading["distance_m"].get<double>();
   }
 
-  for (const auto& [key, value] : reading.items())
-    if (!common_fields().count(key) && !allowed.count(key))
-      return reject("unknown field \"" + key + "\" for a " + out.type + " reading");
   return {std::move(out), ""};
 }
 

@@ -47,6 +47,10 @@ TEST_CASE("bad readings are rejected with a reason", "[reading]") {
       {R"({"device":"d","time":"2026-03-01T10:15:00Z","type":"heart_rate","value":"70","unit":"/min"})", "number"},
       {R"({"device":"d","time":"2026-03-01T10:15:00Z","type":"heart_rate","unit":"/min"})", "value"},
       {R"({"device":"d","time":"2026-03-01T10:15:00Z","type":"heart_rate","value":70,"unit":"/min","x":1})", "unknown field"},
+      // Fields another type declares, with the wrong JSON type: rejected, never read (found by fuzz_reading).
+      {R"({"device":"d","time":"2026-03-01T10:15:00Z","type":"heart_rate","value":70,"unit":"/min","lat":"n","lon":[]})", "unknown field"},
+      {R"({"device":"d","time":"2026-03-01T10:15:00Z","type":"spo2","value":97,"unit":"%","payload_file":7})", "unknown field"},
+      {R"({"device":"d","time":"2026-03-01T10:15:00Z","type":"glucose","value":90,"unit":"mg/dL","asset":{}})", "unknown field"},
       {R"({"device":"d","time":"2026-03-01T10:15:00Z","type":"pcr_test","result":"maybe","subject":"p"})", "one of"},
       {R"({"device":"d","time":"2026-03-01T10:15:00Z","type":"pcr_test","result":"positive"})", "subject"},
       {R"({"device":"d","time":"2026-03-01T10:15:00Z","type":"report","derived_from":[]})", "derived_from"},
