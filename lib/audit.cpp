@@ -618,8 +618,8 @@ void check_access(Ledger& ledger, const std::string& policy_name, const Rule& ru
   std::map<std::string, std::deque<std::pair<std::int64_t, std::uint64_t>>> recent;
   std::map<std::string, std::uint64_t> in_window;
   std::string sql = std::string("SELECT ") + kLeafColumns +
-                    " FROM leaves WHERE kind IN ('grant', 'revocation', 'access', 'erasure') AND kind = 'access' "
-                    "AND idx >= ? AND idx < ? ORDER BY idx";
+                    " FROM leaves WHERE " + kPrivacyKindsCondition +
+                    " AND kind = 'access' AND idx >= ? AND idx < ? ORDER BY idx";
   auto stmt = ledger.db().prepare(sql.c_str());
   stmt.bind(1, options.from_index).bind(2, end);
   while (stmt.step()) {

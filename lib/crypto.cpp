@@ -6,6 +6,11 @@
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
+#include <pthread.h>
+
+#include <algorithm>
+#include <array>
+#include <memory>
 
 #include "error.hpp"
 
@@ -48,19 +53,63 @@ Hash Sha256::finish() {
   return out;
 }
 
+namespace {
+// Fetched once, like sha256_md: EVP_Q_mac fetches HMAC and SHA-256 on every call, which cost
+// ingest more than the two HMACs per reading themselves.
+EVP_MAC* hmac_mac() {
+  static EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  if (!mac) throw Error(ExitCode::environment, "OpenSSL has no HMAC");
+  return mac;
+}
+
+// Served from 4 KiB draws of OpenSSL's DRBG: one RAND_bytes call per salt, data key and nonce
+// cost ingest more than the AES-GCM they feed. The pool is per thread; a forked child drops
+// what it inherited so that it never repeats its parent's bytes.
+struct RandomPool {
+  std::array<std::uint8_t, 4096> bytes{};
+  std::size_t used = bytes.size();
+  ~RandomPool() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+};
+thread_local RandomPool random_pool;
+
+void drop_random_pool_in_child() {
+  OPENSSL_cleanse(random_pool.bytes.data(), random_pool.bytes.size());
+  random_pool.used = random_pool.bytes.size();
+}
+}  // namespace
+
 Hash hmac_sha256(std::span<const std::uint8_t> key, std::span<const std::uint8_t> data) {
+  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_new(hmac_mac()), EVP_MAC_CTX_free);
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
   Hash out;
-  std::size_t len = out.size();
-  if (!EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, key.data(), key.size(), data.data(),
-                 data.size(), out.data(), out.size(), &len))
+  std::size_t len = 0;
+  if (!ctx || EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1 ||
+      EVP_MAC_update(ctx.get(), data.data(), data.size()) != 1 ||
+      EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1 || len != out.size())
     throw Error(ExitCode::environment, "HMAC-SHA256 failed in OpenSSL");
   return out;
 }
 
 Bytes random_bytes(std::size_t n) {
+  static const bool fork_handler_installed = pthread_atfork(nullptr, nullptr, drop_random_pool_in_child) == 0;
   Bytes out(n);
-  if (n > 0 && RAND_bytes(out.data(), static_cast<int>(n)) != 1)
-    throw Error(ExitCode::environment, "the random number generator failed");
+  if (n > random_pool.bytes.size() || !fork_handler_installed) {
+    if (n > 0 && RAND_bytes(out.data(), static_cast<int>(n)) != 1)
+      throw Error(ExitCode::environment, "the random number generator failed");
+    return out;
+  }
+  if (random_pool.bytes.size() - random_pool.used < n) {
+    if (RAND_bytes(random_pool.bytes.data(), static_cast<int>(random_pool.bytes.size())) != 1)
+      throw Error(ExitCode::environment, "the random number generator failed");
+    random_pool.used = 0;
+  }
+  // Bytes handed out are wiped from the pool, so a later memory dump holds no past keys.
+  std::uint8_t* next = random_pool.bytes.data() + random_pool.used;
+  std::copy_n(next, n, out.begin());
+  OPENSSL_cleanse(next, n);
+  random_pool.used += n;
   return out;
 }
 

@@ -117,7 +117,8 @@ CREATE TABLE source_refs(ref TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY(re
     // made before encryption) or a ciphertext; an erased one keeps neither. Data keys are
     // wrapped per recipient: wrap_keys holds one ephemeral X25519 key per session and
     // recipient, wraps one wrapped key per record and recipient. Privacy records (grant,
-    // revocation, access, erasure) are found through a partial index.
+    // revocation, access, erasure) are found through a partial index, whose condition is
+    // kPrivacyKindsCondition (lib/ledger.hpp) letter for letter.
     R"sql(
 CREATE TABLE payloads_v7(
   idx INTEGER PRIMARY KEY REFERENCES leaves(idx),
@@ -138,7 +139,7 @@ CREATE TABLE wraps(
   wrapped BLOB NOT NULL,
   PRIMARY KEY(idx, recipient)
 ) WITHOUT ROWID;
-CREATE INDEX leaves_privacy ON leaves(idx) WHERE kind IN ('grant', 'revocation', 'access', 'erasure');
+CREATE INDEX leaves_privacy ON leaves(idx) WHERE (kind = 'grant' OR kind = 'revocation' OR kind = 'access' OR kind = 'erasure');
 )sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));

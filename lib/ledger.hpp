@@ -168,6 +168,13 @@ class Ledger {
 
 LeafRow read_leaf_row(sql::Statement& stmt, int first_column);
 // Column list matching read_leaf_row, for SELECTs.
+// The condition of the partial index leaves_privacy (grant, revocation, access and erasure
+// records). A query must repeat it letter for letter, or SQLite will not use the index.
+// Equalities, not IN: with an IN list of more than two values, every leaf insert builds a
+// temporary table to test the condition, which cost ingest several percent.
+inline constexpr const char* kPrivacyKindsCondition =
+    "(kind = 'grant' OR kind = 'revocation' OR kind = 'access' OR kind = 'erasure')";
+
 inline constexpr const char* kLeafColumns =
     "idx, id, kind, device, gateway, time_ms, received_ms, type, commitment, subject, extra";
 

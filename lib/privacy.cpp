@@ -16,8 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-// Both conditions: the partial index leaves_privacy is used only when the query repeats its WHERE.
-constexpr const char* kPrivacyKinds = "kind IN ('grant', 'revocation', 'access', 'erasure')";
 
 std::optional<PublicKey> decode_key(const json& extra, const char* member) {
   if (!extra.is_object() || !extra.contains(member) || !extra[member].is_string()) return std::nullopt;
@@ -29,7 +27,7 @@ std::optional<PublicKey> decode_key(const json& extra, const char* member) {
 }
 
 std::vector<LeafRow> privacy_records(Ledger& ledger, const char* kinds) {
-  std::string sql = std::string("SELECT ") + kLeafColumns + " FROM leaves WHERE " + kPrivacyKinds + " AND kind IN (" +
+  std::string sql = std::string("SELECT ") + kLeafColumns + " FROM leaves WHERE " + kPrivacyKindsCondition + " AND kind IN (" +
                     kinds + ") ORDER BY idx";
   auto stmt = ledger.db().prepare(sql.c_str());
   std::vector<LeafRow> out;

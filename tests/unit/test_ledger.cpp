@@ -122,3 +122,21 @@ TEST_CASE("retired and unknown identities cannot act", "[ledger]") {
   CHECK_THROWS_AS(f.ledger->require_active(f.gateway.identity().key, {"gateway"}), Error);
   CHECK(f.verify().empty());
 }
+
+TEST_CASE("privacy records are found through their partial index, which costs a leaf insert nothing", "[ledger]") {
+  Fixture f;
+  auto& db = f.ledger->db();
+  auto index_sql = db.prepare("SELECT sql FROM sqlite_master WHERE name = 'leaves_privacy'");
+  REQUIRE(index_sql.step());
+  CHECK_THAT(index_sql.text(0), Catch::EndsWith(std::string("WHERE ") + kPrivacyKindsCondition));
+  // An IN list of more than two values would open a temporary table on every insert.
+  auto insert_plan = db.prepare(
+      "EXPLAIN INSERT INTO leaves(idx, id, kind, received_ms) VALUES (?, ?, ?, ?)");
+  while (insert_plan.step()) CHECK(insert_plan.text(1) != "OpenEphemeral");
+  auto query_plan = db.prepare((std::string("EXPLAIN QUERY PLAN SELECT idx FROM leaves WHERE ") +
+                                kPrivacyKindsCondition + " AND kind = 'access' AND idx >= ? ORDER BY idx")
+                                   .c_str());
+  std::string plan;
+  while (query_plan.step()) plan += query_plan.text(3) + "\n";
+  CHECK_THAT(plan, Catch::Contains("USING INDEX leaves_privacy"));
+}
