@@ -5,6 +5,8 @@
 #include "jcs.hpp"
 #include "timefmt.hpp"
 
+#include <set>
+
 namespace medtrail {
 namespace {
 
@@ -139,14 +141,24 @@ LeafRow retire_policy(Ledger& ledger, const SigningKey& authority, std::uint64_t
   return row;
 }
 
-std::vector<LeafRow> append_alerts(Ledger& ledger, const SigningKey& signer, const std::vector<json>& findings) {
+std::vector<LeafRow> append_alerts(Ledger& ledger, const SigningKey& signer, const std::vector<json>& findings,
+                                   std::uint64_t recorded_since) {
   std::vector<LeafRow> out;
   if (findings.empty()) return out;
   sql::WriteTransaction tx(ledger.db());
   ledger.require_active(signer.identity().key, {"auditor", "authority"});
+  // Inside the write transaction, so two audits racing cannot both record a finding.
+  std::set<std::string> already;
+  auto existing = ledger.db().prepare("SELECT extra FROM leaves WHERE idx >= ? AND kind = 'alert'");
+  existing.bind(1, recorded_since);
+  while (existing.step()) {
+    auto extra = json::parse(existing.text(0), nullptr, false);
+    if (extra.is_object() && extra.contains("finding")) already.insert(jcs::canonicalize(extra["finding"]));
+  }
   Ledger::Appender appender(ledger);
   std::int64_t now = now_unix_ms();
   for (const auto& f : findings) {
+    if (!already.insert(jcs::canonicalize(f)).second) continue;
     LeafRow row;
     row.kind = "alert";
     row.device = f.value("rule", "");

@@ -58,7 +58,11 @@ LeafRow add_policy(Ledger& ledger, const SigningKey& authority, const policy::Po
 // Authority-signed `policy_retirement` of the policy record at `index`.
 LeafRow retire_policy(Ledger& ledger, const SigningKey& authority, std::uint64_t index, const std::string& reason);
 // Signed `alert` records, one per finding object, in one write transaction. The signer must
-// be an active auditor or authority.
-std::vector<LeafRow> append_alerts(Ledger& ledger, const SigningKey& signer, const std::vector<nlohmann::json>& findings);
+// be an active auditor or authority. A finding already recorded by an alert at leaf index
+// `recorded_since` or later is skipped: an audit that appended its alerts and died before
+// saving its state repeats its findings on the next run, and they must be recorded once.
+// Returns the alerts appended.
+std::vector<LeafRow> append_alerts(Ledger& ledger, const SigningKey& signer, const std::vector<nlohmann::json>& findings,
+                                   std::uint64_t recorded_since);
 
 }  // namespace medtrail

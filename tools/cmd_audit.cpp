@@ -118,7 +118,7 @@ Command audit_command(CLI::App& root, Globals& g) {
                   emit(f);
                 });
                 if (problems > 0) {
-                  if (args->record) append_alerts(ledger, *signer, recorded);
+                  if (args->record) append_alerts(ledger, *signer, recorded, state->next_index);
                   print_stderr("medtrail: error: the audited history was rewritten; " + args->state +
                                " is left unchanged so every run reports it until someone investigates");
                   return static_cast<int>(ExitCode::verification_failed);
@@ -132,7 +132,7 @@ Command audit_command(CLI::App& root, Globals& g) {
             options.progress = [&](std::uint64_t done, std::uint64_t total) { progress.update(done, total); };
             auto result = audit::run(ledger, policies, options, emit);
             reader.finish("audit", args->purpose.empty() ? "audit" : args->purpose);
-            if (args->record) append_alerts(ledger, *signer, recorded);
+            std::size_t appended = args->record ? append_alerts(ledger, *signer, recorded, options.from_index).size() : 0;
             if (!args->state.empty()) {
               audit::State next;
               next.origin = ledger.origin();
@@ -147,7 +147,8 @@ Command audit_command(CLI::App& root, Globals& g) {
                                       {"next_index", result.next_index},
                                       {"readings", result.readings},
                                       {"findings", result.findings},
-                                      {"recorded", recorded.size()},
+                                      {"recorded", appended},
+                                      {"already_recorded", recorded.size() - appended},
                                       {"worst", result.worst ? nlohmann::json(policy::severity_name(*result.worst)) : nlohmann::json()}};
             if (fhir) print_stderr(summary.dump());
             else if (format == Format::json) print_json(summary);

@@ -71,10 +71,18 @@ TEST_CASE("policy_log: only authorities add policies, auditors and authorities s
   PolicyFixture fx;
   auto p = policy::parse_yaml(kPolicy, "p.yaml");
   CHECK_THROWS_AS(add_policy(*fx.ledger, fx.auditor, p), Error);
-  auto alerts = append_alerts(*fx.ledger, fx.auditor, {json{{"rule", "replay"}, {"severity", "critical"}}});
+  const json finding = {{"rule", "replay"}, {"severity", "critical"}, {"records", {"ab"}}};
+  auto since = fx.ledger->size();
+  auto alerts = append_alerts(*fx.ledger, fx.auditor, {finding}, since);
   REQUIRE(alerts.size() == 1);
   CHECK(alerts[0].kind == "alert");
   CHECK(*alerts[0].device == "replay");
+  // The same finding again (an audit rerun after a crash before its state was saved) is not
+  // recorded twice; a different one is, and so is the same one when only older leaves are skipped.
+  json other = finding;
+  other["records"] = {"cd"};
+  CHECK(append_alerts(*fx.ledger, fx.auditor, {finding, other}, since).size() == 1);
+  CHECK(append_alerts(*fx.ledger, fx.auditor, {finding}, fx.ledger->size()).size() == 1);
   fx.ledger->anchor(fx.authority, 0, false);
   CHECK(fx.verify_findings() == 0);
 }
