@@ -29,6 +29,7 @@
 #include "crypto.hpp"
 #include "keys.hpp"
 #include "ledger.hpp"
+#include "simulate_rng.hpp"
 #include "trace.hpp"
 #include "trace_index.hpp"
 
@@ -77,19 +78,6 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
 }
-
-// splitmix64, as lib/simulate: deterministic walks.
-struct Rng {
-  std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  double normal() { return uniform() + uniform() + uniform() + uniform() + uniform() + uniform() - 3.0; }
-};
 
 }  // namespace
 
@@ -148,7 +136,7 @@ int main(int argc, char** argv) {
     std::vector<medtrail::Hash> pseudonyms;
     std::vector<std::string> devices;
     std::vector<double> x(a.wristbands), y(a.wristbands);
-    Rng rng{42};
+    medtrail::simulate::detail::Rng rng(42);  // the simulator's PRNG: deterministic walks
     for (std::uint64_t w = 0; w < a.wristbands; ++w) {
       char name[32];
       std::snprintf(name, sizeof name, "%04llu", static_cast<unsigned long long>(w + 1));

@@ -69,6 +69,16 @@ std::u16string utf16_of(const std::string& s) {
 void write_string(const std::string& s, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
+  // Most strings (hex digests, names, times) are ASCII with nothing to escape: copied whole,
+  // which made this function the largest single cost of hashing an envelope.
+  if (std::all_of(s.begin(), s.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u >= 0x20 && u < 0x80 && c != '"' && c != '\\';
+      })) {
+    out += s;
+    out.push_back('"');
+    return;
+  }
   for (std::size_t i = 0; i < s.size();) {
     std::size_t start = i;
     char32_t cp = next_code_point(s, i);  // validates as it goes
@@ -96,28 +106,27 @@ void write_string(const std::string& s, std::string& out) {
 void write_value(const json& v, std::string& out);
 
 void write_object(const json& v, std::string& out) {
+  std::vector<json::const_iterator> members;
+  members.reserve(v.size());
+  for (auto it = v.begin(); it != v.end(); ++it) members.push_back(it);
+  // nlohmann orders keys by UTF-8 bytes, which is UTF-16 order too unless a key holds a
+  // character above U+FFFF (a 4-byte sequence, lead byte 0xF0-0xF4): only then sort again.
+  auto beyond_bmp = [](const std::string& key) {
+    return std::any_of(key.begin(), key.end(), [](char c) { return static_cast<unsigned char>(c) >= 0xf0; });
+  };
+  if (std::any_of(members.begin(), members.end(), [&](const auto& it) { return beyond_bmp(it.key()); })) {
+    std::vector<std::pair<std::u16string, json::const_iterator>> keyed;
+    keyed.reserve(members.size());
+    for (const auto& it : members) keyed.emplace_back(utf16_of(it.key()), it);
+    std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 0; i < keyed.size(); ++i) members[i] = keyed[i].second;
+  }
   out.push_back('{');
-  if (v.size() <= 1) {
-    for (const auto& [key, value] : v.items()) {
-      write_string(key, out);
-      out.push_back(':');
-      write_value(value, out);
-    }
-  } else {
-    // nlohmann orders keys by UTF-8 bytes, which differs from UTF-16 order only when a key
-    // holds characters above U+FFFF; sort by UTF-16 explicitly to be exact.
-    std::vector<std::pair<std::u16string, json::const_iterator>> members;
-    members.reserve(v.size());
-    for (auto it = v.begin(); it != v.end(); ++it) members.emplace_back(utf16_of(it.key()), it);
-    std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    bool first = true;
-    for (const auto& [name, it] : members) {
-      if (!first) out.push_back(',');
-      first = false;
-      write_string(it.key(), out);
-      out.push_back(':');
-      write_value(it.value(), out);
-    }
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    write_string(members[i].key(), out);
+    out.push_back(':');
+    write_value(members[i].value(), out);
   }
   out.push_back('}');
 }

@@ -1,5 +1,5 @@
-// Internal to the simulator (simulate.cpp, scenarios.cpp): the platform-independent PRNG and
-// the small formatting helpers both generators share.
+// Internal to the simulator (simulate.cpp, scenarios.cpp, and bench_contacts' walks): the
+// platform-independent PRNG and the small formatting helpers both generators share.
 #pragma once
 #include <cmath>
 #include <cstdint>

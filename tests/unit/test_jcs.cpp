@@ -6,7 +6,10 @@
 #include <cstdio>
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "encoding.hpp"
 #include "error.hpp"
@@ -227,5 +230,41 @@ TEST_CASE("what JCS cannot represent throws medtrail::Error", "[jcs]") {
     FAIL("NaN was canonicalised");
   } catch (const Error& e) {
     CHECK(e.code() == ExitCode::usage);
+  }
+}
+
+TEST_CASE("random objects: members in UTF-16 order, strings escaped as JSON.stringify does", "[jcs]") {
+  // Characters listed in UTF-16 order of their first code unit: U+1F600 (D83D DE00) sorts
+  // before U+FB33 although its UTF-8 bytes sort after. Keys are words over this alphabet, so
+  // comparing the words letter by letter by position in the list is UTF-16 order.
+  const std::vector<std::string> key_letters = {"\r", "1", "a", "\xc2\x80", "\xc3\xb6", "\xe2\x82\xac",
+                                                "\xf0\x9f\x98\x80", "\xef\xac\xb3"};
+  // Value characters: every escape JSON.stringify makes, DEL (not escaped), '/', multi-byte.
+  const std::vector<std::string> value_letters = {"a", "0", "\"", "\\", "\n", "\t", "\b", "\f", "\r", "\x01",
+                                                  "\x1f", "\x7f", "/", "\xc3\xb6", "\xf0\x9f\x98\x80", " "};
+  std::mt19937 rng(8785);
+  auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
+  for (int round = 0; round < 500; ++round) {
+    std::map<std::vector<std::size_t>, std::pair<std::string, std::string>> by_utf16;  // ranks -> key, value
+    json object = json::object();
+    for (std::size_t m = 0, members = 1 + pick(6); m < members; ++m) {
+      std::vector<std::size_t> ranks;
+      std::string key;
+      for (std::size_t i = 0, len = 1 + pick(3); i < len; ++i) {
+        ranks.push_back(pick(key_letters.size()));
+        key += key_letters[ranks.back()];
+      }
+      std::string value;
+      for (std::size_t i = 0, len = pick(8); i < len; ++i) value += value_letters[pick(value_letters.size())];
+      object[key] = value;
+      by_utf16[ranks] = {key, value};
+    }
+    // The oracle: nlohmann's own string serialisation escapes exactly as ECMAScript does.
+    std::string expected = "{";
+    for (const auto& [ranks, member] : by_utf16)
+      expected += (expected.size() > 1 ? "," : "") + json(member.first).dump() + ":" + json(member.second).dump();
+    expected += "}";
+    INFO(object.dump());
+    REQUIRE(jcs::canonicalize(object) == expected);
   }
 }
