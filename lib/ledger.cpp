@@ -194,7 +194,20 @@ json Block::to_json() const {
 
 Hash empty_policy_root() { return crypto::sha256(std::string_view("[]")); }
 
+void parse_leaf_extra(LeafRow& row, const std::string& text) {
+  row.extra = json::parse(text, nullptr, false);
+  if (!row.extra.is_object())
+    throw Error(ExitCode::verification_failed, "record " + std::to_string(row.index) + " has a malformed extra column");
+}
+
 LeafRow read_leaf_row(sql::Statement& s, int c) {
+  std::optional<std::string> extra_text;
+  LeafRow row = read_leaf_row(s, c, extra_text);
+  if (extra_text) parse_leaf_extra(row, *extra_text);
+  return row;
+}
+
+LeafRow read_leaf_row(sql::Statement& s, int c, std::optional<std::string>& extra_text) {
   LeafRow row;
   row.index = static_cast<std::uint64_t>(s.integer(c));
   row.id = to_hash(s.blob(c + 1), "record id");
@@ -206,11 +219,8 @@ LeafRow read_leaf_row(sql::Statement& s, int c) {
   if (!s.is_null(c + 7)) row.type = s.text(c + 7);
   if (!s.is_null(c + 8)) row.commitment = to_hash(s.blob(c + 8), "commitment");
   if (!s.is_null(c + 9)) row.subject = to_hash(s.blob(c + 9), "subject pseudonym");
-  if (!s.is_null(c + 10)) {
-    row.extra = json::parse(s.text(c + 10), nullptr, false);
-    if (!row.extra.is_object())
-      throw Error(ExitCode::verification_failed, "record " + std::to_string(row.index) + " has a malformed extra column");
-  }
+  extra_text.reset();
+  if (!s.is_null(c + 10)) extra_text = s.text(c + 10);
   return row;
 }
 

@@ -167,6 +167,11 @@ class Ledger {
 };
 
 LeafRow read_leaf_row(sql::Statement& stmt, int first_column);
+// The same, but the extra column's text is returned in `extra_text` (nullopt when NULL) and
+// left unparsed, for another thread to parse with parse_leaf_extra.
+LeafRow read_leaf_row(sql::Statement& stmt, int first_column, std::optional<std::string>& extra_text);
+// Parses a leaf's extra column into row.extra; throws Error when it is not a JSON object.
+void parse_leaf_extra(LeafRow& row, const std::string& text);
 // Column list matching read_leaf_row, for SELECTs.
 // The condition of the partial index leaves_privacy (grant, revocation, access and erasure
 // records). A query must repeat it letter for letter, or SQLite will not use the index.

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
+#include <future>
 #include <map>
 #include <set>
 
@@ -163,6 +165,74 @@ PublicIdentity genesis_authority(Ledger& ledger) {
   return {*genesis.device, "authority", *key, std::nullopt};
 }
 
+namespace {
+// One row of the leaves-with-payloads scan in verify_ledger, with what a worker computes from it.
+struct StreamedLeaf {
+  LeafRow row;
+  std::string malformed;  // the row could not be read: why (raw_index says which)
+  std::uint64_t raw_index = 0;
+  std::optional<std::string> reading_text;
+  Bytes salt;
+  std::optional<Bytes> ciphertext;
+  std::optional<std::string> extra_text;  // parsed into row.extra by hash_leaves
+  // Computed by hash_leaves:
+  Hash leaf_hash{};
+  std::string canonical_error;  // the envelope could not be canonicalised
+  Hash payload_digest{};        // SHA-256(salt || reading) when clear, SHA-256(ciphertext) when encrypted
+};
+
+constexpr std::size_t kVerifyBatch = 4096;
+
+StreamedLeaf stream_leaf(sql::Statement& leaves) {
+  StreamedLeaf out;
+  out.raw_index = static_cast<std::uint64_t>(leaves.integer(0));
+  try {
+    out.row = read_leaf_row(leaves, 0, out.extra_text);
+  } catch (const Error& e) {
+    out.malformed = e.what();
+    return out;
+  }
+  if (!leaves.is_null(12)) {
+    out.reading_text = leaves.text(12);
+    auto salt = leaves.blob(11);
+    out.salt.assign(salt.begin(), salt.end());
+  }
+  if (!leaves.is_null(13)) {
+    auto ciphertext = leaves.blob(13);
+    out.ciphertext.emplace(ciphertext.begin(), ciphertext.end());
+  }
+  return out;
+}
+
+// Pure functions of each row only: safe on a worker thread while the caller uses the database.
+void hash_leaves(std::vector<StreamedLeaf>& batch) {
+  for (auto& s : batch) {
+    if (!s.malformed.empty()) continue;
+    if (s.extra_text) {
+      try {
+        parse_leaf_extra(s.row, *s.extra_text);
+      } catch (const Error& e) {
+        s.malformed = e.what();
+        continue;
+      }
+    }
+    try {
+      s.leaf_hash = leaf_hash_of(s.row);
+    } catch (const std::exception& e) {
+      s.canonical_error = e.what();
+    }
+    if (s.reading_text) {
+      crypto::Sha256 sha;
+      sha.update(s.salt);
+      sha.update(*s.reading_text);
+      s.payload_digest = sha.finish();
+    } else if (s.ciphertext) {
+      s.payload_digest = crypto::sha256(*s.ciphertext);
+    }
+  }
+}
+}  // namespace
+
 VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const FindingSink& sink) {
   VerifySummary summary;
   summary.pinned = options.trusted.has_value();
@@ -280,206 +350,225 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
       if (index > row.index) return index;
     return std::nullopt;
   };
+  // Two stages on two cores: this thread reads a batch of rows and checks them in order,
+  // while a worker parses and hashes the next batch (extra column, envelope leaf hash,
+  // payload digest), the part of the work that needs nothing but the row itself.
+  std::vector<StreamedLeaf> current, next;
+  bool scanned = false;  // stepping a finished statement would start the scan over
+  auto read_batch = [&](std::vector<StreamedLeaf>& batch) {
+    batch.clear();
+    while (!scanned && batch.size() < kVerifyBatch) {
+      if (!leaves.step()) scanned = true;
+      else batch.push_back(stream_leaf(leaves));
+    }
+  };
+  read_batch(current);
+  hash_leaves(current);
+  // Declared after the batches: destroyed (and so waited for) before them on every return.
+  std::future<void> hashing;
   std::uint64_t expected_index = 0;
-  while (leaves.step()) {
-    LeafRow row;
-    std::optional<std::string> reading_text;
-    Bytes salt;
-    try {
-      row = read_leaf_row(leaves, 0);
-    } catch (const Error& e) {
-      Finding f = finding("leaf_malformed", e.what());
-      f.index = static_cast<std::uint64_t>(leaves.integer(0));
-      report(f);
-      continue;
-    }
-    if (!leaves.is_null(12)) {
-      reading_text = leaves.text(12);
-      auto s = leaves.blob(11);
-      salt.assign(s.begin(), s.end());
-    }
-    auto fail = [&](std::string check, std::string message) {
-      Finding f = finding(std::move(check), std::move(message));
-      f.index = row.index;
-      f.record = to_hex(row.id);
-      if (next_block < blocks.size()) f.height = blocks[next_block].height;
-      report(f);
-    };
-    if (row.index != expected_index) {
-      Finding f = finding("leaf_gap", "records " + std::to_string(expected_index) + " to " +
-                                          std::to_string(row.index - 1) + " are missing from the log");
-      f.index = expected_index;
-      report(f);
-      return summary;  // every later root would differ; one clear finding is enough
-    }
-    ++expected_index;
+  while (!current.empty()) {
+    read_batch(next);
+    if (!next.empty()) hashing = std::async(std::launch::async, hash_leaves, std::ref(next));
+    for (auto& streamed : current) {
+      if (!streamed.malformed.empty()) {
+        Finding f = finding("leaf_malformed", streamed.malformed);
+        f.index = streamed.raw_index;
+        report(f);
+        continue;
+      }
+      LeafRow& row = streamed.row;
+      std::optional<std::string>& reading_text = streamed.reading_text;
+      auto fail = [&](std::string check, std::string message) {
+        Finding f = finding(std::move(check), std::move(message));
+        f.index = row.index;
+        f.record = to_hex(row.id);
+        if (next_block < blocks.size()) f.height = blocks[next_block].height;
+        report(f);
+      };
+      if (row.index != expected_index) {
+        Finding f = finding("leaf_gap", "records " + std::to_string(expected_index) + " to " +
+                                            std::to_string(row.index - 1) + " are missing from the log");
+        f.index = expected_index;
+        report(f);
+        return summary;  // every later root would differ; one clear finding is enough
+      }
+      ++expected_index;
 
-    Hash computed;
-    try {
-      computed = leaf_hash_of(row);
-    } catch (const std::exception& e) {
-      fail("leaf_malformed", std::string("envelope cannot be canonicalised: ") + e.what());
-      computed = row.id;
-    }
-    if (computed != row.id) {
-      Finding f = finding("leaf_hash_mismatch", "record content differs from the hash it was committed under");
-      f.index = row.index;
-      f.record = to_hex(row.id);
-      f.expected = to_hex(row.id);
-      f.actual = to_hex(computed);
-      if (next_block < blocks.size()) f.height = blocks[next_block].height;
-      report(f);
-    }
-
-    // Kind-specific checks against the identity state before this record.
-    const json& extra = row.extra;
-    auto signer_sig_ok = [&](const KnownIdentity* signer) {
-      auto sig = extra.is_object() ? decode_sig(extra.value("sig", json())) : std::nullopt;
-      return signer && signer->key && sig && verify_signature(*signer->key, signed_part_of(row), *sig);
-    };
-    if (row.kind == "reading") {
-      const KnownIdentity* gw = ids.by_key_id(row.gateway.value_or(""));
-      if (!IdentityReplay::active(gw, {"gateway", "authority"}))
-        fail("reading_gateway", "reading attested by key " + row.gateway.value_or("?") + ", not an active gateway at this point");
-      const KnownIdentity* device = ids.by_name(row.device.value_or(""));
-      if (!device || device->retired)
-        fail("reading_device", "reading from " + row.device.value_or("?") + ", not an enrolled, active device at this point");
-      std::string ciphertext_digest = extra.is_object() ? extra.value("ciphertext_sha256", "") : "";
-      bool values_known = reading_text.has_value();
-      if (!reading_text && !leaves.is_null(13)) {
-        // Encrypted: integrity is checked against the committed ciphertext digest without any
-        // key; the commitment inside is checked by whoever decrypts (privacy::PayloadReader).
-        ++summary.encrypted;
-        if (ciphertext_digest.empty()) {
-          fail("payload_mismatch", "the reading has a ciphertext, but its record commits to none");
-        } else if (to_hex(crypto::sha256(leaves.blob(13))) != ciphertext_digest) {
-          fail("ciphertext_mismatch", "the stored ciphertext differs from the digest the record commits to");
-        } else if (options.decrypt) {
-          auto opened = options.decrypt(row);
-          if (opened.payload) {
-            ++summary.decrypted;
-            reading_text = std::move(opened.payload->reading);  // commitment checked by the reader
-            values_known = true;
-          } else if (opened.outcome == privacy::ReadOutcome::corrupt) {
-            fail("ciphertext_unreadable", opened.reason);
-          }
-        }
-      } else if (!reading_text) {
-        if (auto erasure = erased_by(row)) {
-          ++summary.erased;
-          if (options.erased)
-            options.erased({{"status", "erased"}, {"record", to_hex(row.id)}, {"index", row.index},
-                            {"erasure", *erasure}});
-        } else {
-          fail("payload_missing", "the reading's payload is missing and no erasure record covers it");
-        }
-      } else {
-        crypto::Sha256 sha;
-        sha.update(salt);
-        sha.update(*reading_text);
-        Hash c = sha.finish();
-        if (!row.commitment || c != *row.commitment) {
-          Finding f = finding("payload_mismatch", "the stored reading or salt differs from the record's commitment");
-          f.index = row.index;
-          f.record = to_hex(row.id);
-          f.expected = row.commitment ? to_hex(*row.commitment) : "";
-          f.actual = to_hex(c);
-          report(f);
-        }
+      Hash computed = streamed.leaf_hash;
+      if (!streamed.canonical_error.empty()) {
+        fail("leaf_malformed", "envelope cannot be canonicalised: " + streamed.canonical_error);
+        computed = row.id;
       }
-      if (extra.is_object() && extra.contains("derived_from")) {
-        for (const auto& link : extra["derived_from"]) {
-          auto h = link.is_string() ? hash_from_hex(link.get<std::string>()) : std::nullopt;
-          bool earlier = false;
-          if (h) {
-            id_lookup.bind_blob(1, *h);
-            earlier = id_lookup.step() && static_cast<std::uint64_t>(id_lookup.integer(0)) < row.index;
-            id_lookup.reset();
-          }
-          if (!earlier) fail("derivation_link", "derived_from names " + link.dump() + ", not an earlier record");
-        }
-      }
-      std::string problem = values_known
-                                ? trace_index.expect(row, trace::stored_facts(id_lookup, row, &*reading_text))
-                                : trace_index.expect_without_values(row, trace::linked_parents(id_lookup, row));
-      if (!problem.empty()) fail("trace_index", problem);
-      if (unsealed.empty()) unsealed_first = row.index;
-      unsealed.push_back(row.id);
-    } else if (row.kind == "identity") {
-      auto key = extra.is_object() ? decode_key(extra.value("public_key", json())) : std::nullopt;
-      if (row.index == 0) {
-        genesis_key = {row.device.value_or(""), "authority", key.value_or(PublicKey{}), std::nullopt};
-        KnownIdentity self{row.device.value_or(""), "authority", key, 0, std::nullopt};
-        if (!key || row.type != std::optional<std::string>("authority") || !signer_sig_ok(&self))
-          fail("genesis", "leaf 0 is not a self-signed authority identity");
-        ids.enroll(self);
-      } else {
-        const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
-        if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
-          fail("identity_signature", "enrollment of " + row.device.value_or("?") + " is not signed by an active authority");
-        if (ids.by_name(row.device.value_or("")))
-          fail("identity_duplicate", "identity " + row.device.value_or("?") + " is enrolled twice");
-        ids.enroll({row.device.value_or(""), row.type.value_or(""), key, row.index, std::nullopt});
-      }
-    } else if (row.kind == "retirement") {
-      const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
-      if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
-        fail("identity_signature", "retirement of " + row.device.value_or("?") + " is not signed by an active authority");
-      ids.retire(row.device.value_or(""), row.index);
-    } else if (row.kind == "seal") {
-      const KnownIdentity* gw = ids.by_key_id(row.gateway.value_or(""));
-      if (!IdentityReplay::active(gw, {"gateway", "authority"}) || !signer_sig_ok(gw))
-        fail("seal_signature", "seal is not signed by an active gateway");
-      std::uint64_t first = extra.is_object() ? extra.value("first", std::uint64_t(0)) : 0;
-      std::uint64_t count = extra.is_object() ? extra.value("count", std::uint64_t(0)) : 0;
-      if (count != unsealed.size() || (count > 0 && first != unsealed_first)) {
-        fail("seal_range", "seal covers " + std::to_string(count) + " records from " + std::to_string(first) +
-                               ", but " + std::to_string(unsealed.size()) + " readings precede it unsealed");
-      } else {
-        Hash root = merkle::root_of(std::vector<Hash>(unsealed.begin(), unsealed.end()));
-        if (extra.value("root", "") != to_hex(root)) fail("seal_root", "seal root does not match the readings it covers");
-      }
-      unsealed.clear();
-    } else if (row.kind == "policy" || row.kind == "policy_retirement") {
-      const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
-      if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
-        fail("policy_signature", row.kind + " of " + row.device.value_or("?") + " is not signed by an active authority");
-      if (auto problem = policies.apply(row); !problem.empty()) fail("policy_record", problem);
-    } else if (row.kind == "grant" || row.kind == "revocation" || row.kind == "erasure") {
-      const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
-      if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
-        fail("privacy_signature", row.kind + " record is not signed by an active authority");
-    } else if (row.kind == "access") {
-      const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
-      if (!IdentityReplay::active(signer, {"authority", "clinician", "auditor"}) || !signer_sig_ok(signer) ||
-          signer->name != row.device.value_or(""))
-        fail("access_signature", "access record of " + row.device.value_or("?") + " is not signed by that active reader");
-    } else if (row.kind == "alert") {
-      const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
-      if (!IdentityReplay::active(signer, {"auditor", "authority"}) || !signer_sig_ok(signer))
-        fail("alert_signature", "alert of rule " + row.device.value_or("?") + " is not signed by an active auditor or authority");
-    } else {
-      fail("leaf_kind", "unknown record kind \"" + row.kind + "\"");
-    }
-
-    log_tree.push(row.id, [&](int level, std::uint64_t index, const Hash& hash) {
-      if (level == 0) return;
-      ++expected_nodes;
-      node_lookup.bind(1, static_cast<std::int64_t>(static_cast<std::uint64_t>(level) << 58 | index));
-      if (!node_lookup.step()) {
-        fail("node_missing", "stored tree hash at level " + std::to_string(level) + " index " + std::to_string(index) + " is missing");
-      } else if (node_lookup.blob(0).size() != 32 || !std::equal(hash.begin(), hash.end(), node_lookup.blob(0).begin())) {
-        Finding f = finding("node_mismatch", "stored tree hash at level " + std::to_string(level) + " index " +
-                                                 std::to_string(index) + " differs from the records below it");
-        f.expected = to_hex(hash);
-        f.actual = to_hex(node_lookup.blob(0));
+      if (computed != row.id) {
+        Finding f = finding("leaf_hash_mismatch", "record content differs from the hash it was committed under");
+        f.index = row.index;
+        f.record = to_hex(row.id);
+        f.expected = to_hex(row.id);
+        f.actual = to_hex(computed);
+        if (next_block < blocks.size()) f.height = blocks[next_block].height;
         report(f);
       }
-      node_lookup.reset();
-    });
-    block_tree.push(row.id);
-    check_block_boundary();
-    if (options.progress && (row.index & 0xffff) == 0) options.progress(row.index, total);
+
+      // Kind-specific checks against the identity state before this record.
+      const json& extra = row.extra;
+      auto signer_sig_ok = [&](const KnownIdentity* signer) {
+        auto sig = extra.is_object() ? decode_sig(extra.value("sig", json())) : std::nullopt;
+        return signer && signer->key && sig && verify_signature(*signer->key, signed_part_of(row), *sig);
+      };
+      if (row.kind == "reading") {
+        const KnownIdentity* gw = ids.by_key_id(row.gateway.value_or(""));
+        if (!IdentityReplay::active(gw, {"gateway", "authority"}))
+          fail("reading_gateway",
+               "reading attested by key " + row.gateway.value_or("?") + ", not an active gateway at this point");
+        const KnownIdentity* device = ids.by_name(row.device.value_or(""));
+        if (!device || device->retired)
+          fail("reading_device",
+               "reading from " + row.device.value_or("?") + ", not an enrolled, active device at this point");
+        std::string ciphertext_digest = extra.is_object() ? extra.value("ciphertext_sha256", "") : "";
+        bool values_known = reading_text.has_value();
+        if (!reading_text && streamed.ciphertext) {
+          // Encrypted: integrity is checked against the committed ciphertext digest without any
+          // key; the commitment inside is checked by whoever decrypts (privacy::PayloadReader).
+          ++summary.encrypted;
+          if (ciphertext_digest.empty()) {
+            fail("payload_mismatch", "the reading has a ciphertext, but its record commits to none");
+          } else if (to_hex(streamed.payload_digest) != ciphertext_digest) {
+            fail("ciphertext_mismatch", "the stored ciphertext differs from the digest the record commits to");
+          } else if (options.decrypt) {
+            auto opened = options.decrypt(row);
+            if (opened.payload) {
+              ++summary.decrypted;
+              reading_text = std::move(opened.payload->reading);  // commitment checked by the reader
+              values_known = true;
+            } else if (opened.outcome == privacy::ReadOutcome::corrupt) {
+              fail("ciphertext_unreadable", opened.reason);
+            }
+          }
+        } else if (!reading_text) {
+          if (auto erasure = erased_by(row)) {
+            ++summary.erased;
+            if (options.erased)
+              options.erased(
+                  {{"status", "erased"}, {"record", to_hex(row.id)}, {"index", row.index}, {"erasure", *erasure}});
+          } else {
+            fail("payload_missing", "the reading's payload is missing and no erasure record covers it");
+          }
+        } else {
+          const Hash& c = streamed.payload_digest;
+          if (!row.commitment || c != *row.commitment) {
+            Finding f = finding("payload_mismatch", "the stored reading or salt differs from the record's commitment");
+            f.index = row.index;
+            f.record = to_hex(row.id);
+            f.expected = row.commitment ? to_hex(*row.commitment) : "";
+            f.actual = to_hex(c);
+            report(f);
+          }
+        }
+        if (extra.is_object() && extra.contains("derived_from")) {
+          for (const auto& link : extra["derived_from"]) {
+            auto h = link.is_string() ? hash_from_hex(link.get<std::string>()) : std::nullopt;
+            bool earlier = false;
+            if (h) {
+              id_lookup.bind_blob(1, *h);
+              earlier = id_lookup.step() && static_cast<std::uint64_t>(id_lookup.integer(0)) < row.index;
+              id_lookup.reset();
+            }
+            if (!earlier) fail("derivation_link", "derived_from names " + link.dump() + ", not an earlier record");
+          }
+        }
+        std::string problem = values_known
+                                  ? trace_index.expect(row, trace::stored_facts(id_lookup, row, &*reading_text))
+                                  : trace_index.expect_without_values(row, trace::linked_parents(id_lookup, row));
+        if (!problem.empty()) fail("trace_index", problem);
+        if (unsealed.empty()) unsealed_first = row.index;
+        unsealed.push_back(row.id);
+      } else if (row.kind == "identity") {
+        auto key = extra.is_object() ? decode_key(extra.value("public_key", json())) : std::nullopt;
+        if (row.index == 0) {
+          genesis_key = {row.device.value_or(""), "authority", key.value_or(PublicKey{}), std::nullopt};
+          KnownIdentity self{row.device.value_or(""), "authority", key, 0, std::nullopt};
+          if (!key || row.type != std::optional<std::string>("authority") || !signer_sig_ok(&self))
+            fail("genesis", "leaf 0 is not a self-signed authority identity");
+          ids.enroll(self);
+        } else {
+          const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+          if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
+            fail("identity_signature",
+                 "enrollment of " + row.device.value_or("?") + " is not signed by an active authority");
+          if (ids.by_name(row.device.value_or("")))
+            fail("identity_duplicate", "identity " + row.device.value_or("?") + " is enrolled twice");
+          ids.enroll({row.device.value_or(""), row.type.value_or(""), key, row.index, std::nullopt});
+        }
+      } else if (row.kind == "retirement") {
+        const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+        if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
+          fail("identity_signature",
+               "retirement of " + row.device.value_or("?") + " is not signed by an active authority");
+        ids.retire(row.device.value_or(""), row.index);
+      } else if (row.kind == "seal") {
+        const KnownIdentity* gw = ids.by_key_id(row.gateway.value_or(""));
+        if (!IdentityReplay::active(gw, {"gateway", "authority"}) || !signer_sig_ok(gw))
+          fail("seal_signature", "seal is not signed by an active gateway");
+        std::uint64_t first = extra.is_object() ? extra.value("first", std::uint64_t(0)) : 0;
+        std::uint64_t count = extra.is_object() ? extra.value("count", std::uint64_t(0)) : 0;
+        if (count != unsealed.size() || (count > 0 && first != unsealed_first)) {
+          fail("seal_range", "seal covers " + std::to_string(count) + " records from " + std::to_string(first) +
+                                 ", but " + std::to_string(unsealed.size()) + " readings precede it unsealed");
+        } else {
+          Hash root = merkle::root_of(std::vector<Hash>(unsealed.begin(), unsealed.end()));
+          if (extra.value("root", "") != to_hex(root))
+            fail("seal_root", "seal root does not match the readings it covers");
+        }
+        unsealed.clear();
+      } else if (row.kind == "policy" || row.kind == "policy_retirement") {
+        const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+        if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
+          fail("policy_signature",
+               row.kind + " of " + row.device.value_or("?") + " is not signed by an active authority");
+        if (auto problem = policies.apply(row); !problem.empty()) fail("policy_record", problem);
+      } else if (row.kind == "grant" || row.kind == "revocation" || row.kind == "erasure") {
+        const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+        if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
+          fail("privacy_signature", row.kind + " record is not signed by an active authority");
+      } else if (row.kind == "access") {
+        const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+        if (!IdentityReplay::active(signer, {"authority", "clinician", "auditor"}) || !signer_sig_ok(signer) ||
+            signer->name != row.device.value_or(""))
+          fail("access_signature",
+               "access record of " + row.device.value_or("?") + " is not signed by that active reader");
+      } else if (row.kind == "alert") {
+        const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+        if (!IdentityReplay::active(signer, {"auditor", "authority"}) || !signer_sig_ok(signer))
+          fail("alert_signature",
+               "alert of rule " + row.device.value_or("?") + " is not signed by an active auditor or authority");
+      } else {
+        fail("leaf_kind", "unknown record kind \"" + row.kind + "\"");
+      }
+
+      log_tree.push(row.id, [&](int level, std::uint64_t index, const Hash& hash) {
+        if (level == 0) return;
+        ++expected_nodes;
+        node_lookup.bind(1, static_cast<std::int64_t>(static_cast<std::uint64_t>(level) << 58 | index));
+        if (!node_lookup.step()) {
+          fail("node_missing", "stored tree hash at level " + std::to_string(level) + " index " +
+                                   std::to_string(index) + " is missing");
+        } else if (node_lookup.blob(0).size() != 32 ||
+                   !std::equal(hash.begin(), hash.end(), node_lookup.blob(0).begin())) {
+          Finding f = finding("node_mismatch", "stored tree hash at level " + std::to_string(level) + " index " +
+                                                   std::to_string(index) + " differs from the records below it");
+          f.expected = to_hex(hash);
+          f.actual = to_hex(node_lookup.blob(0));
+          report(f);
+        }
+        node_lookup.reset();
+      });
+      block_tree.push(row.id);
+      check_block_boundary();
+      if (options.progress && (row.index & 0xffff) == 0) options.progress(row.index, total);
+    }
+    if (hashing.valid()) hashing.get();
+    std::swap(current, next);
   }
   summary.records = log_tree.size();
   if (!unsealed.empty()) {

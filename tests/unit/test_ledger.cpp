@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <set>
 
 #include "error.hpp"
 #include "ingest.hpp"
@@ -139,4 +140,39 @@ TEST_CASE("privacy records are found through their partial index, which costs a 
   std::string plan;
   while (query_plan.step()) plan += query_plan.text(3) + "\n";
   CHECK_THAT(plan, Catch::Contains("USING INDEX leaves_privacy"));
+}
+
+TEST_CASE("verify checks every batch of its two-stage scan and places findings exactly", "[ledger]") {
+  Fixture f;
+  IngestEvents events;
+  IngestOptions options;
+  Ingestor ingestor(*f.ledger, f.gateway, f.data_key, options, events);
+  const int readings = 9000;  // a little over two of verify's 4,096-row batches
+  for (int i = 0; i < readings; ++i) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  R"({"device":"wb-1","time":"2026-03-%02dT%02d:%02d:00Z","type":"heart_rate","value":%d,"unit":"/min","subject":"p-1"})",
+                  1 + i / 1440, i / 60 % 24, i % 60, 60 + i % 30);
+    ingestor.add_line("test", static_cast<std::uint64_t>(i + 1), line);
+  }
+  CHECK(ingestor.finish().rejected == 0);
+  REQUIRE(f.ledger->anchor(f.authority, 0, false));
+  CHECK(f.verify().empty());
+
+  auto reading_after = [&](int index) {
+    auto q = f.ledger->db().prepare("SELECT min(idx) FROM leaves WHERE kind = 'reading' AND idx > ?");
+    q.bind(1, static_cast<std::int64_t>(index));
+    REQUIRE(q.step());
+    return static_cast<std::uint64_t>(q.integer(0));
+  };
+  const auto in_second_batch = reading_after(5000), in_third_batch = reading_after(8500);
+  f.ledger->db().exec(("UPDATE payloads SET ciphertext = zeroblob(80) WHERE idx = " + std::to_string(in_second_batch)).c_str());
+  f.ledger->db().exec(("UPDATE leaves SET received_ms = received_ms + 1 WHERE idx = " + std::to_string(in_third_batch)).c_str());
+  std::set<std::pair<std::string, std::uint64_t>> found;
+  for (const auto& finding : f.verify()) {
+    REQUIRE(finding.index);
+    found.insert({finding.check, *finding.index});
+  }
+  CHECK(found == std::set<std::pair<std::string, std::uint64_t>>{{"ciphertext_mismatch", in_second_batch},
+                                                                  {"leaf_hash_mismatch", in_third_batch}});
 }
