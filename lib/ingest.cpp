@@ -164,8 +164,6 @@ struct Ingestor::Impl {
   void commit_chunk(Ledger::Appender& appender, const std::function<void(const std::string&)>& receipt) {
     std::map<std::string, Identity> devices;
     for (auto& id : ledger.identities()) devices[id.name] = std::move(id);
-    auto find_replay = ledger.db().prepare(
-        "SELECT l.idx, l.id FROM payloads p JOIN leaves l ON l.idx = p.idx WHERE p.replay_tag = ?");
     trace::IndexWriter index_writer(ledger.db());
     privacy::PayloadSealer sealer(ledger);
     std::int64_t received = now_unix_ms();
@@ -192,15 +190,11 @@ struct Ingestor::Impl {
           continue;
         }
       }
-      find_replay.bind_blob(1, p.replay_tag);
-      if (find_replay.step()) {
-        auto existing = receipt_line(p, to_hex(find_replay.blob(1)), find_replay.integer(0), "duplicate");
-        find_replay.reset();
+      if (auto existing = appender.replay_tags().find(p.replay_tag)) {
         ++stats.duplicates;
-        receipt(existing);
+        receipt(receipt_line(p, to_hex(ledger.leaf(*existing).id), static_cast<std::int64_t>(*existing), "duplicate"));
         continue;
       }
-      find_replay.reset();
       std::vector<std::string> links;
       std::vector<std::uint64_t> parents;
       std::string link_error;
@@ -238,8 +232,12 @@ struct Ingestor::Impl {
         row.extra["ciphertext_sha256"] = to_hex(crypto::sha256(sealed->ciphertext));
       }
       auto index = appender.append(row);
-      if (sealed) sealer.store(index, row, *sealed, p.replay_tag);
-      else appender.add_payload(index, p.salt, p.canonical, p.replay_tag);
+      if (sealed) {
+        sealer.store(index, row, *sealed, p.replay_tag);
+        appender.replay_tags().insert(p.replay_tag, index);
+      } else {
+        appender.add_payload(index, p.salt, p.canonical, p.replay_tag);
+      }
       index_writer.add(row, trace::facts_of(row, p.reading, std::move(parents)));
       seal_tree.push(row.id);
       ++stats.accepted;

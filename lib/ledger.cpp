@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "crypto.hpp"
+#include "hash_runs.hpp"
 #include "error.hpp"
 #include "jcs.hpp"
 #include "note.hpp"
@@ -141,6 +142,21 @@ CREATE TABLE wraps(
 ) WITHOUT ROWID;
 CREATE INDEX leaves_privacy ON leaves(idx) WHERE (kind = 'grant' OR kind = 'revocation' OR kind = 'access' OR kind = 'erasure');
 )sql",
+    // 8: record ids and replay tags move from B-tree indexes on leaves and payloads to sorted
+    // runs (lib/hash_runs.hpp), so that ingest does not slow as the ledger grows. Existing
+    // keys become one sorted run (gen 1); gen 2 is the open run new keys go to.
+    R"sql(
+CREATE TABLE hash_runs(tbl TEXT NOT NULL, gen INTEGER NOT NULL, rows INTEGER NOT NULL, PRIMARY KEY(tbl, gen)) WITHOUT ROWID;
+CREATE TABLE record_ids(gen INTEGER NOT NULL, id BLOB NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY(gen, id)) WITHOUT ROWID;
+CREATE TABLE replay_tags(gen INTEGER NOT NULL, tag BLOB NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY(gen, tag)) WITHOUT ROWID;
+INSERT INTO record_ids(gen, id, idx) SELECT 1, id, idx FROM leaves ORDER BY id;
+INSERT INTO replay_tags(gen, tag, idx) SELECT 1, replay_tag, idx FROM payloads WHERE replay_tag IS NOT NULL ORDER BY replay_tag;
+INSERT INTO hash_runs(tbl, gen, rows) VALUES
+  ('record_ids', 1, (SELECT count(*) FROM record_ids)), ('record_ids', 2, 0),
+  ('replay_tags', 1, (SELECT count(*) FROM replay_tags)), ('replay_tags', 2, 0);
+DROP INDEX leaves_id;
+DROP INDEX payloads_replay;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 static_assert(kMigrationCount == kSchemaVersion);
@@ -148,8 +164,8 @@ static_assert(kMigrationCount == kSchemaVersion);
 void configure(sql::Database& db) {
   db.exec("PRAGMA foreign_keys=ON");
   db.exec("PRAGMA synchronous=NORMAL");  // WAL + NORMAL: durable across application crashes
-  // 64 MiB of page cache (default 2 MiB): the id and replay-tag indexes are keyed by hashes,
-  // so inserts land on random pages; a small cache re-reads them from disk on every chunk.
+  // 64 MiB of page cache (default 2 MiB): lookups of record ids and replay tags land on
+  // random pages of their runs (lib/hash_runs.hpp); a small cache re-reads them from disk.
   db.exec("PRAGMA cache_size=-65536");
 }
 
@@ -428,12 +444,16 @@ std::uint64_t Ledger::resolve(std::string_view text) {
   std::string high = lower + std::string(64 - lower.size(), 'f');
   auto lo = *hash_from_hex(low);
   auto hi = *hash_from_hex(high);
-  auto stmt = db_->prepare("SELECT idx FROM leaves WHERE id BETWEEN ? AND ? LIMIT 2");
-  stmt.bind_blob(1, lo).bind_blob(2, hi);
-  if (!stmt.step()) throw Error(ExitCode::not_found, "no record with id " + lower);
-  auto index = static_cast<std::uint64_t>(stmt.integer(0));
-  if (stmt.step()) throw Error(ExitCode::usage, "record id prefix " + lower + " is ambiguous; give more digits");
-  return index;
+  auto found = HashRuns(*db_, "record_ids", "id").range(lo, hi, 2);
+  if (found.empty()) throw Error(ExitCode::not_found, "no record with id " + lower);
+  if (found.size() > 1) throw Error(ExitCode::usage, "record id prefix " + lower + " is ambiguous; give more digits");
+  // The runs are a table anyone with the file can edit: never hand out a record they misname.
+  auto id = to_hex(leaf(found.front()).id);
+  if (id.compare(0, lower.size(), lower) != 0)
+    throw Error(ExitCode::verification_failed, "the record-id index maps " + lower + " to record " +
+                                                   std::to_string(found.front()) + ", whose id is " + id +
+                                                   "; the ledger is damaged (run medtrail verify)");
+  return found.front();
 }
 
 std::vector<Identity> Ledger::identities() { return identities_where("", ""); }
@@ -513,8 +533,12 @@ Ledger::Appender::Appender(Ledger& ledger)
           "INSERT INTO leaves(idx, id, kind, device, gateway, time_ms, received_ms, type, commitment, subject, extra) "
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")),
       insert_node_(ledger.db_->prepare("INSERT INTO nodes(key, hash) VALUES (?, ?)")),
-      insert_payload_(ledger.db_->prepare("INSERT INTO payloads(idx, salt, reading, replay_tag) VALUES (?, ?, ?, ?)")) {
+      insert_payload_(ledger.db_->prepare("INSERT INTO payloads(idx, salt, reading, replay_tag) VALUES (?, ?, ?, ?)")),
+      record_ids_(*ledger.db_, "record_ids", "id"),
+      replay_tags_(*ledger.db_, "replay_tags", "tag") {
   frontier_ = merkle::Frontier::load(ledger.size(), ledger.hash_getter());
+  record_ids_.maintain();
+  replay_tags_.maintain();
 }
 
 std::uint64_t Ledger::Appender::append(LeafRow& row) {
@@ -527,6 +551,7 @@ std::uint64_t Ledger::Appender::append(LeafRow& row) {
   if (row.subject) s.bind_blob(10, *row.subject); else s.bind_null(10);
   if (row.extra.is_object() && !row.extra.empty()) s.bind(11, jcs::canonicalize(row.extra)); else s.bind_null(11);
   s.run();
+  record_ids_.insert(row.id, row.index);
   frontier_.push(row.id, [this](int level, std::uint64_t index, const Hash& hash) {
     if (level == 0) return;
     insert_node_.bind(1, node_key(level, index)).bind_blob(2, hash).run();
@@ -537,6 +562,7 @@ std::uint64_t Ledger::Appender::append(LeafRow& row) {
 void Ledger::Appender::add_payload(std::uint64_t index, std::span<const std::uint8_t> salt, std::string_view reading,
                                    std::span<const std::uint8_t> replay_tag) {
   insert_payload_.bind(1, index).bind_blob(2, salt).bind(3, reading).bind_blob(4, replay_tag).run();
+  replay_tags_.insert(replay_tag, index);
 }
 
 std::vector<LeafRow> Ledger::enroll(const SigningKey& authority, const std::vector<EnrollRequest>& requests) {

@@ -2,13 +2,15 @@
 // stored interior hashes of its RFC 9162 tree, the payloads the leaves commit to, and the
 // authority-signed blocks that seal the log.
 //
-// On-disk layout (schema version 7; docs/FORMATS.md is the contract for outside verifiers):
+// On-disk layout (schema version 8; docs/FORMATS.md is the contract for outside verifiers):
 //   leaves     one row per record. The envelope is not stored as text: it is rebuilt from
 //              these columns (plus the JCS object in `extra`) and hashed, so any edit of a
 //              column changes the leaf hash that verify recomputes.
 //   payloads   the reading and its salt, off the leaves: as ciphertext on a ledger with a data
 //              owner (lib/privacy.hpp), in clear on older ledgers, neither once erased;
 //              replay_tag finds re-sent readings.
+//   record_ids, replay_tags, hash_runs  ids and replay tags to leaf indexes, as sorted runs
+//              (lib/hash_runs.hpp), so that inserts stay local however large the log grows.
 //   wrap_keys, wraps  per-record data keys wrapped to the owner and grantees.
 //   nodes      hashes of complete aligned subtrees at level >= 1, key = level << 58 | index,
 //              so roots and proofs cost O(log n) point reads (level 0 is leaves.id).
@@ -25,15 +27,22 @@
 #include <string>
 #include <vector>
 
+#include "hash_runs.hpp"
 #include "keys.hpp"
 #include "merkle.hpp"
 #include "sqlite.hpp"
 
 namespace medtrail {
 
-inline constexpr int kSchemaVersion = 7;
+inline constexpr int kSchemaVersion = 8;
 inline constexpr int kEnvelopeVersion = 1;
 inline constexpr int kBlockVersion = 1;
+
+// Finds a record's leaf index by its full id (bind the 32-byte id as parameter 1); one seek per
+// run of lib/hash_runs.hpp. Statements that must look ids up in bulk prepare this once.
+inline constexpr const char* kRecordIdLookup =
+    "SELECT t.idx FROM hash_runs r CROSS JOIN record_ids t ON t.gen = r.gen "
+    "WHERE r.tbl = 'record_ids' AND t.id = ? LIMIT 1";
 
 struct LeafRow {
   std::uint64_t index = 0;
@@ -120,12 +129,17 @@ class Ledger {
     void add_payload(std::uint64_t index, std::span<const std::uint8_t> salt, std::string_view reading,
                      std::span<const std::uint8_t> replay_tag);
     std::uint64_t size() const { return frontier_.size(); }
+    // Replay tags of stored payloads: add_payload records them; encrypted payloads, stored by
+    // privacy::PayloadSealer, record theirs here.
+    HashRuns& replay_tags() { return replay_tags_; }
 
    private:
     merkle::Frontier frontier_;
     sql::Statement insert_leaf_;
     sql::Statement insert_node_;
     sql::Statement insert_payload_;
+    HashRuns record_ids_;
+    HashRuns replay_tags_;
   };
 
   // Authority-signed identity records (`enroll`, `retire`); inside their own transaction.

@@ -41,7 +41,8 @@ std::vector<std::uint64_t> readings_in_scope(Ledger& ledger, const std::string& 
   if (scope == "record") {
     auto h = hash_from_hex(target);
     if (!h) return out;
-    auto stmt = ledger.db().prepare("SELECT idx FROM leaves WHERE id = ? AND kind = 'reading'");
+    auto stmt = ledger.db().prepare(
+        (std::string("SELECT idx FROM leaves WHERE idx = (") + kRecordIdLookup + ") AND kind = 'reading'").c_str());
     stmt.bind_blob(1, *h);
     while (stmt.step()) out.push_back(static_cast<std::uint64_t>(stmt.integer(0)));
   } else if (scope == "subject") {
@@ -449,7 +450,8 @@ ForgetResult forget(Ledger& ledger, const SigningKey& owner, const Hash& subject
     require_owner(ledger, owner);
     payload_crypto::KeyUnwrapper unwrapper(owner);
     auto owner_enc = *owner.identity().enc_key;
-    auto payload = ledger.db().prepare("SELECT salt, reading, ciphertext FROM payloads WHERE idx = ?");
+    auto payload = ledger.db().prepare("SELECT salt, reading, ciphertext, replay_tag FROM payloads WHERE idx = ?");
+    HashRuns replay_tags(ledger.db(), "replay_tags", "tag");
     auto erase = ledger.db().prepare(
         "UPDATE payloads SET salt = NULL, reading = NULL, ciphertext = NULL, replay_tag = NULL WHERE idx = ?");
     auto drop_wraps = ledger.db().prepare("DELETE FROM wraps WHERE idx = ?");
@@ -457,7 +459,7 @@ ForgetResult forget(Ledger& ledger, const SigningKey& owner, const Hash& subject
     auto drop_proximity = ledger.db().prepare("DELETE FROM proximity WHERE peer = ? AND time_ms = ? AND idx = ?");
     auto drop_position = ledger.db().prepare("DELETE FROM positions WHERE idx = ?");
     auto drop_source_ref = ledger.db().prepare("DELETE FROM source_refs WHERE ref = ? AND idx = ?");
-    auto id_lookup = ledger.db().prepare("SELECT idx FROM leaves WHERE id = ?");
+    auto id_lookup = ledger.db().prepare(kRecordIdLookup);
     auto wrap_lookup = ledger.db().prepare(kWrapLookup);
     std::vector<Hash> erased_ids;
     for (auto index : readings_in_scope(ledger, "subject", to_hex(subject))) {
@@ -477,6 +479,11 @@ ForgetResult forget(Ledger& ledger, const SigningKey& owner, const Hash& subject
       } else {
         payload.reset();
         continue;  // already erased
+      }
+      // The tag is an HMAC of the values: it goes with them, and a later re-ingest is new data.
+      if (!payload.is_null(3)) {
+        Bytes tag(payload.blob(3).begin(), payload.blob(3).end());
+        replay_tags.erase(tag);
       }
       payload.reset();
       // The value-derived trace rows go with the values; derivation links stay (they are in the envelope).

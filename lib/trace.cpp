@@ -58,7 +58,7 @@ Lineage lineage(Ledger& ledger, std::uint64_t root, const LineageOptions& option
   std::map<std::string, std::string> gateway_names;
   for (const auto& id : ledger.identities())
     if (auto key_id = id.key_id()) gateway_names[*key_id] = id.name;
-  auto id_lookup = ledger.db().prepare("SELECT idx FROM leaves WHERE id = ?");
+  auto id_lookup = ledger.db().prepare(kRecordIdLookup);
   auto children = ledger.db().prepare("SELECT child FROM links WHERE parent = ? ORDER BY child");
   std::set<LineageEdge> edges;
 

@@ -91,7 +91,7 @@ namespace {
 template <typename Visit>
 void for_each_reading_facts(Ledger& ledger, Visit&& visit) {
   auto& db = ledger.db();
-  auto id_lookup = db.prepare("SELECT idx FROM leaves WHERE id = ?");
+  auto id_lookup = db.prepare(kRecordIdLookup);
   auto rows = db.prepare((std::string("SELECT ") + kLeafColumns +
                           ", p.reading FROM leaves LEFT JOIN payloads p USING (idx) WHERE kind = 'reading' ORDER BY idx")
                              .c_str());

@@ -89,7 +89,7 @@ std::optional<ValidReading> reparse_reading(const std::string& reading_text);
 // not ids) are skipped, and appended to `missing` when given.
 std::vector<std::uint64_t> linked_parents(sql::Statement& id_lookup, const LeafRow& row,
                                           std::vector<std::string>* missing = nullptr);
-// A stored reading record's index facts; id_lookup is "SELECT idx FROM leaves WHERE id = ?".
+// A stored reading record's index facts; id_lookup is kRecordIdLookup (lib/ledger.hpp).
 IndexFacts stored_facts(sql::Statement& id_lookup, const LeafRow& row, const std::string* reading_text);
 
 }  // namespace medtrail::trace

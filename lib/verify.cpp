@@ -3,6 +3,8 @@
 #include "json_members.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <future>
@@ -166,6 +168,41 @@ PublicIdentity genesis_authority(Ledger& ledger) {
 }
 
 namespace {
+// An order-independent digest of a key -> leaf index map: how many entries, and the lane-wise
+// sum mod 2^64 of SHA-256(key || index) cut to 128 bits. It lets verify compare the record-id
+// and replay-tag runs (lib/hash_runs.hpp) with the log in one pass over each, in any order.
+struct MapDigest {
+  std::uint64_t count = 0;
+  std::array<std::uint64_t, 2> sum{};
+  static std::array<std::uint64_t, 2> entry(std::span<const std::uint8_t> key, std::uint64_t index) {
+    std::array<std::uint8_t, 8> be{};
+    for (int i = 0; i < 8; ++i) be[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(index >> (56 - 8 * i));
+    crypto::Sha256 sha;
+    sha.update(key);
+    sha.update(be);
+    Hash h = sha.finish();
+    std::array<std::uint64_t, 2> out{};
+    std::memcpy(out.data(), h.data(), sizeof out);
+    return out;
+  }
+  void add(const std::array<std::uint64_t, 2>& e) {
+    ++count;
+    sum[0] += e[0];
+    sum[1] += e[1];
+  }
+  bool operator==(const MapDigest&) const = default;
+};
+
+// The map a run table holds, as its lookups see it (rows of live runs only).
+MapDigest digest_of_runs(Ledger& ledger, const char* table, const char* key_column) {
+  MapDigest out;
+  auto rows = ledger.db().prepare((std::string("SELECT t.") + key_column + ", t.idx FROM hash_runs r CROSS JOIN " +
+                                   table + " t ON t.gen = r.gen WHERE r.tbl = '" + table + "'")
+                                      .c_str());
+  while (rows.step()) out.add(MapDigest::entry(rows.blob(0), static_cast<std::uint64_t>(rows.integer(1))));
+  return out;
+}
+
 // One row of the leaves-with-payloads scan in verify_ledger, with what a worker computes from it.
 struct StreamedLeaf {
   LeafRow row;
@@ -175,7 +212,10 @@ struct StreamedLeaf {
   Bytes salt;
   std::optional<Bytes> ciphertext;
   std::optional<std::string> extra_text;  // parsed into row.extra by hash_leaves
+  std::optional<Bytes> replay_tag;
   // Computed by hash_leaves:
+  std::array<std::uint64_t, 2> id_entry{};   // MapDigest entries of (stored id, index) and
+  std::array<std::uint64_t, 2> tag_entry{};  // (replay tag, index)
   Hash leaf_hash{};
   std::string canonical_error;  // the envelope could not be canonicalised
   Hash payload_digest{};        // SHA-256(salt || reading) when clear, SHA-256(ciphertext) when encrypted
@@ -201,6 +241,10 @@ StreamedLeaf stream_leaf(sql::Statement& leaves) {
     auto ciphertext = leaves.blob(13);
     out.ciphertext.emplace(ciphertext.begin(), ciphertext.end());
   }
+  if (!leaves.is_null(14)) {
+    auto tag = leaves.blob(14);
+    out.replay_tag.emplace(tag.begin(), tag.end());
+  }
   return out;
 }
 
@@ -208,6 +252,8 @@ StreamedLeaf stream_leaf(sql::Statement& leaves) {
 void hash_leaves(std::vector<StreamedLeaf>& batch) {
   for (auto& s : batch) {
     if (!s.malformed.empty()) continue;
+    s.id_entry = MapDigest::entry(s.row.id, s.row.index);
+    if (s.replay_tag) s.tag_entry = MapDigest::entry(*s.replay_tag, s.row.index);
     if (s.extra_text) {
       try {
         parse_leaf_extra(s.row, *s.extra_text);
@@ -301,11 +347,11 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
 
   // Stream the leaves once, in order, with their payloads.
   std::string sql = std::string("SELECT l.idx, l.id, l.kind, l.device, l.gateway, l.time_ms, l.received_ms, l.type, "
-                                "l.commitment, l.subject, l.extra, p.salt, p.reading, p.ciphertext FROM leaves l "
+                                "l.commitment, l.subject, l.extra, p.salt, p.reading, p.ciphertext, p.replay_tag FROM leaves l "
                                 "LEFT JOIN payloads p ON p.idx = l.idx ORDER BY l.idx");
   auto leaves = ledger.db().prepare(sql.c_str());
   auto node_lookup = ledger.db().prepare("SELECT hash FROM nodes WHERE key = ?");
-  auto id_lookup = ledger.db().prepare("SELECT idx FROM leaves WHERE id = ?");
+  auto id_lookup = ledger.db().prepare(kRecordIdLookup);
   std::uint64_t total = ledger.size();
   IdentityReplay ids;
   PolicyLog policies;
@@ -367,6 +413,7 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
   // Declared after the batches: destroyed (and so waited for) before them on every return.
   std::future<void> hashing;
   std::uint64_t expected_index = 0;
+  MapDigest logged_ids, logged_tags;
   while (!current.empty()) {
     read_batch(next);
     if (!next.empty()) hashing = std::async(std::launch::async, hash_leaves, std::ref(next));
@@ -378,6 +425,8 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
         continue;
       }
       LeafRow& row = streamed.row;
+      logged_ids.add(streamed.id_entry);
+      if (streamed.replay_tag) logged_tags.add(streamed.tag_entry);
       std::optional<std::string>& reading_text = streamed.reading_text;
       auto fail = [&](std::string check, std::string message) {
         Finding f = finding(std::move(check), std::move(message));
@@ -591,6 +640,19 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
                                      " hashes; the log needs exactly " + std::to_string(expected_nodes)));
 
   for (const auto& problem : trace_index.finish()) report(finding("trace_index", problem));
+
+  // The id and replay-tag runs are indexes too: they must map exactly the log's ids and the
+  // stored payloads' tags, or prove could not find a record and a replay would pass as new.
+  auto runs_check = [&](const char* table, const char* key_column, const MapDigest& logged, const char* what) {
+    auto stored = digest_of_runs(ledger, table, key_column);
+    if (stored == logged) return;
+    report(finding(std::string(table) == "record_ids" ? "id_index" : "replay_index",
+                   std::string("the ") + table + " runs map " + std::to_string(stored.count) + " " + what +
+                       (stored.count == logged.count ? ", as many as the log has, but not the same ones"
+                                                     : "; the log has " + std::to_string(logged.count))));
+  };
+  runs_check("record_ids", "id", logged_ids, "record ids");
+  runs_check("replay_tags", "tag", logged_tags, "replay tags");
 
   // The identities table is an index; it must agree with the replayed identity records.
   std::map<std::string, Identity> indexed;

@@ -191,10 +191,10 @@ check "an edited source_refs row is a trace_index finding" grep -q trace_index o
 
 # A schema-5 ledger (before source_refs) is migrated by the next writer and still verifies.
 expect_exit 0 mt init --db v4.db --authority keys/hospital.key --origin test.example/v4
-sqlite3 v4.db "DROP TABLE source_refs; DROP TABLE wraps; DROP TABLE wrap_keys; DROP INDEX leaves_privacy; PRAGMA user_version = 5;"
+sqlite3 v4.db "$UNDO_SCHEMA_8 DROP TABLE source_refs; DROP TABLE wraps; DROP TABLE wrap_keys; DROP INDEX leaves_privacy; PRAGMA user_version = 5;"
 expect_exit 5 mt verify --db v4.db --trust keys/hospital.pub
 expect_exit 0 mt enroll --db v4.db --key keys/hospital.key --role device --name csv-1
-check "migrated to schema 7" test "$(sqlite3 v4.db 'PRAGMA user_version')" = 7
+check "migrated to schema 8" test "$(sqlite3 v4.db 'PRAGMA user_version')" = 8
 expect_exit 0 mt verify --db v4.db --trust keys/hospital.pub
 
 finish

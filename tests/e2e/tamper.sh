@@ -34,6 +34,13 @@ tamper checkpoint-signature checkpoint_signature \
   "UPDATE blocks SET checkpoint = substr(checkpoint, 1, instr(checkpoint, char(8212)) - 1) ||
      (SELECT substr(checkpoint, instr(checkpoint, char(8212))) FROM blocks WHERE height = 1) WHERE height = 2"
 tamper middle-block block_missing "DELETE FROM blocks WHERE height = 1"
+tamper id-index-missing id_index "DELETE FROM record_ids WHERE idx = $mid"
+tamper id-index-moved id_index "UPDATE record_ids SET idx = idx + 1 WHERE idx = $mid"
+mid_id=$(sqlite3 ward.db "SELECT lower(hex(id)) FROM leaves WHERE idx = $mid")
+expect_exit 1 mt prove --db id-index-moved.db "$mid_id"
+check "prove refuses a record the id runs misname" grep -q 'ledger is damaged' err.txt
+expect_exit 0 mt prove --db ward.db "${mid_id:0:8}"
+tamper replay-index replay_index "DELETE FROM replay_tags WHERE idx = $mid"
 tamper identity identity_index "INSERT INTO identities(name, role, kind, enrolled_idx) VALUES ('ghost', 'device', '', 3)"
 tamper seal seal_signature \
   "UPDATE leaves SET extra = json_set(extra, '\$.sig', (SELECT json_extract(extra, '\$.sig') FROM leaves WHERE kind = 'seal' ORDER BY idx DESC LIMIT 1)) WHERE idx = (SELECT min(idx) FROM leaves WHERE kind = 'seal')"

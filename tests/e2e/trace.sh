@@ -139,7 +139,7 @@ expect_exit 4 mt trace --db ward.db --origin patient-0002 "${window[@]}"   # nev
 
 # A schema-1 ledger (no trace indexes) is migrated by the next writer, which rebuilds them.
 cp ward.db v1.db
-sqlite3 v1.db "DROP TABLE links; DROP TABLE assets; DROP TABLE proximity; DROP TABLE positions;
+sqlite3 v1.db "$UNDO_SCHEMA_8 DROP TABLE links; DROP TABLE assets; DROP TABLE proximity; DROP TABLE positions;
   DROP INDEX leaves_device_time; DROP INDEX leaves_subject_time; DROP INDEX leaves_policy; DROP TABLE timestamps; DROP TABLE source_refs; DROP TABLE wraps; DROP TABLE wrap_keys; DROP INDEX leaves_privacy;
   PRAGMA user_version = 1;"
 expect_exit 5 mt trace --db v1.db --contacts patient-0001 "${window[@]}"
@@ -154,7 +154,7 @@ check "rebuilt links give the same lineage" bash -c "diff <('$MEDTRAIL' trace --
 
 # A schema-3 ledger kept positions in an R*Tree; the next writer moves them to the grid.
 cp ward.db v3.db
-sqlite3 v3.db "CREATE VIRTUAL TABLE old_positions USING rtree_i32(idx, t_min, t_max, lat_min, lat_max, lon_min, lon_max);
+sqlite3 v3.db "$UNDO_SCHEMA_8 CREATE VIRTUAL TABLE old_positions USING rtree_i32(idx, t_min, t_max, lat_min, lat_max, lon_min, lon_max);
   INSERT INTO old_positions SELECT idx, t_s, t_s, lat, lat, lon, lon FROM positions;
   DROP TABLE positions; ALTER TABLE old_positions RENAME TO positions; DROP TABLE timestamps; DROP TABLE source_refs;
   DROP TABLE wraps; DROP TABLE wrap_keys; DROP INDEX leaves_privacy; PRAGMA user_version = 3;"

@@ -1,0 +1,137 @@
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <set>
+
+#include "crypto.hpp"
+#include "error.hpp"
+#include "ledger.hpp"
+
+using namespace medtrail;
+
+namespace {
+
+struct RunsDb {
+  std::filesystem::path dir;
+  std::optional<Ledger> ledger;
+  RunsDb() {
+    char tmpl[] = "/tmp/medtrail-runs.XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    auto authority = SigningKey::generate("hospital", "authority");
+    ledger.emplace(Ledger::create((dir / "l.db").string(), authority, "test.example/runs", DataKey::generate(), {}));
+  }
+  ~RunsDb() { std::filesystem::remove_all(dir); }
+  sql::Database& db() { return ledger->db(); }
+
+  std::vector<std::pair<std::int64_t, std::int64_t>> runs(const char* table) {
+    auto stmt = db().prepare("SELECT gen, rows FROM hash_runs WHERE tbl = ? ORDER BY gen");
+    stmt.bind(1, table);
+    std::vector<std::pair<std::int64_t, std::int64_t>> out;
+    while (stmt.step()) out.emplace_back(stmt.integer(0), stmt.integer(1));
+    return out;
+  }
+  std::int64_t rows_of(std::int64_t gen) {
+    auto stmt = db().prepare("SELECT count(*) FROM replay_tags WHERE gen = ?");
+    stmt.bind(1, gen);
+    stmt.step();
+    return stmt.integer(0);
+  }
+};
+
+Hash key_of(std::uint64_t n) { return crypto::sha256(std::to_string(n)); }
+
+}  // namespace
+
+TEST_CASE("hash runs find every key through seals and merges, with a logarithmic number of runs", "[hash_runs]") {
+  RunsDb t;
+  constexpr std::uint64_t total = 5 * HashRuns::kOpenRunRows + 1000;
+  {
+    sql::WriteTransaction tx(t.db());
+    HashRuns runs(t.db(), "replay_tags", "tag");
+    for (std::uint64_t i = 0; i < total; ++i) runs.insert(key_of(i), i);
+    runs.maintain();
+    tx.commit();
+  }
+  auto list = t.runs("replay_tags");
+  // 5 full runs merge like a binary counter: 4 + 1 sealed runs and the open one.
+  REQUIRE(list.size() == 3);
+  CHECK(list[0].second == 4 * HashRuns::kOpenRunRows);
+  CHECK(list[1].second == HashRuns::kOpenRunRows);
+  CHECK(list[2].second == 0);  // the open run's count is kept only when it is sealed
+  std::int64_t stored = 0;
+  for (auto [gen, rows] : list) {
+    if (gen != list.back().first) CHECK(t.rows_of(gen) == rows);
+    stored += t.rows_of(gen);
+  }
+  CHECK(stored == static_cast<std::int64_t>(total));
+  // A merged run is written in key order at the table's right edge: its pages are nearly full.
+  auto pages = t.db().prepare("SELECT count(*) FROM dbstat WHERE name = 'replay_tags' AND pagetype = 'leaf'");
+  pages.step();
+  CHECK(pages.integer(0) * 4096 < static_cast<std::int64_t>(total) * 40 * 10 / 7);
+
+  HashRuns reader(t.db(), "replay_tags", "tag");
+  for (std::uint64_t i = 0; i < total; i += 97) CHECK(reader.find(key_of(i)) == std::optional<std::uint64_t>(i));
+  CHECK(reader.find(key_of(total + 1)) == std::nullopt);
+
+  // A range over a prefix returns exactly the keys in it, from every run.
+  Hash low{}, high{};
+  low[0] = 0x3a;
+  high.fill(0xff);
+  high[0] = 0x3a;
+  std::multiset<std::uint64_t> expected;
+  for (std::uint64_t i = 0; i < total; ++i)
+    if (key_of(i)[0] == 0x3a) expected.insert(i);
+  auto found = reader.range(low, high, static_cast<int>(total));
+  CHECK(std::multiset<std::uint64_t>(found.begin(), found.end()) == expected);
+  CHECK(reader.range(low, high, 2).size() == 2);
+}
+
+TEST_CASE("hash runs stay correct when another object on the connection merges", "[hash_runs]") {
+  RunsDb t;
+  sql::WriteTransaction tx(t.db());
+  HashRuns a(t.db(), "replay_tags", "tag");
+  HashRuns b(t.db(), "replay_tags", "tag");
+  // a fills the open run; b's inserts then seal and merge it; a keeps inserting afterwards.
+  for (std::uint64_t i = 0; i < HashRuns::kOpenRunRows; ++i) a.insert(key_of(i), i);
+  for (std::uint64_t i = HashRuns::kOpenRunRows; i < 3 * HashRuns::kOpenRunRows; ++i) b.insert(key_of(i), i);
+  for (std::uint64_t i = 3 * HashRuns::kOpenRunRows; i < 3 * HashRuns::kOpenRunRows + 50; ++i) a.insert(key_of(i), i);
+  for (std::uint64_t i = 0; i < 3 * HashRuns::kOpenRunRows + 50; i += 13) {
+    CHECK(a.find(key_of(i)) == std::optional<std::uint64_t>(i));
+    CHECK(b.find(key_of(i)) == std::optional<std::uint64_t>(i));
+  }
+  CHECK(a.find(key_of(3 * HashRuns::kOpenRunRows + 49)) == std::optional<std::uint64_t>(3 * HashRuns::kOpenRunRows + 49));
+}
+
+TEST_CASE("an erased key is gone from every run", "[hash_runs]") {
+  RunsDb t;
+  sql::WriteTransaction tx(t.db());
+  HashRuns runs(t.db(), "replay_tags", "tag");
+  for (std::uint64_t i = 0; i < 2 * HashRuns::kOpenRunRows + 10; ++i) runs.insert(key_of(i), i);
+  runs.erase(key_of(5));                              // in a merged run
+  runs.erase(key_of(2 * HashRuns::kOpenRunRows + 3));  // in the open run
+  CHECK(runs.find(key_of(5)) == std::nullopt);
+  CHECK(runs.find(key_of(2 * HashRuns::kOpenRunRows + 3)) == std::nullopt);
+  CHECK(runs.find(key_of(6)) == std::optional<std::uint64_t>(6));
+}
+
+TEST_CASE("record ids are looked up with one primary-key seek per run", "[hash_runs]") {
+  RunsDb t;
+  auto plan = t.db().prepare((std::string("EXPLAIN QUERY PLAN ") + kRecordIdLookup).c_str());
+  std::string text;
+  while (plan.step()) text += plan.text(3) + "\n";
+  CHECK_THAT(text, Catch::Contains("SEARCH r USING PRIMARY KEY (tbl=?)"));
+  CHECK_THAT(text, Catch::Contains("SEARCH t USING PRIMARY KEY (gen=? AND id=?)"));
+  // A prefix resolves through the runs, and an id the runs misname is refused, not served.
+  auto genesis = to_hex(t.ledger->leaf(0).id);
+  CHECK(t.ledger->resolve(genesis.substr(0, 8)) == 0);
+  t.db().exec("UPDATE record_ids SET id = zeroblob(32)");
+  CHECK_THROWS_AS(t.ledger->resolve(genesis), Error);
+  std::optional<ExitCode> code;
+  try {
+    t.ledger->resolve("0000000000000000");
+  } catch (const Error& e) {
+    code = e.code();
+  }
+  CHECK(code == ExitCode::verification_failed);
+}
