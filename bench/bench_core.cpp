@@ -75,7 +75,7 @@ struct Args {
   std::uint64_t devices = 1000;
   std::uint64_t proofs = 1000;
   std::uint64_t seed = 1;
-  std::size_t chunk = 4096;
+  std::size_t chunk = 16384;
   std::uint64_t micro = 100'000;  // lines used by the micro-baselines
   std::uint64_t cache_mib = 0;     // 0: SQLite's default page cache, as the CLI runs
   bool sql_profile = false;        // diagnostic: time per SQL statement (sqlite3_trace_v2)
@@ -95,7 +95,7 @@ struct Args {
                "  --keep       keep the input, baseline and ledger files (and the temp dir)\n"
                "  --devices N  simulated fleet size (default 1000)\n"
                "  --proofs N   random records to prove and verify (default 1000)\n"
-               "  --chunk N    ingest records per commit/seal (default 4096, as the CLI)\n"
+               "  --chunk N    ingest records per commit/seal (default 16384, as the CLI)\n"
                "  --micro N    input lines the micro-baselines run over (default 100000)\n"
                "  --seed N     simulation seed (default 1)\n"
                "  --cache-mib N  diagnostic: PRAGMA cache_size of N MiB on the bench's ledger\n"

@@ -2,7 +2,7 @@
 // instead of one B-tree: the logarithmic method (Bentley and Saxe).
 //
 // Why: the keys are hashes, so in one B-tree every insert lands on a random page. Once the
-// index is many times larger than a commit (4,096 records), each commit rewrites about one
+// index is many times larger than a commit (16,384 records), each commit rewrites about one
 // index page per record into the WAL, and ingest slows as the ledger grows (bench/README.md,
 // "Ingest throughput as the ledger grows"). Here inserts go to a small open run whose pages
 // stay few; when it holds kOpenRunRows keys it is sealed, and sealed runs of similar size are
@@ -28,7 +28,7 @@ namespace medtrail {
 class HashRuns {
  public:
   // Keys the open run takes before it is sealed. Its pages (~500 of them) are then few
-  // enough that a 4,096-record commit dirties about 0.1 page per record.
+  // enough that a commit of 4,096 records or more dirties about 0.1 page per record or less.
   static constexpr std::int64_t kOpenRunRows = 32768;
 
   // `table` and `key_column` are schema names (record_ids/id, replay_tags/tag), never input.

@@ -20,7 +20,7 @@ Command ingest_command(CLI::App& root, Globals& g) {
     std::string format, map, device;
     std::vector<std::string> files;
     bool atomic = false;
-    std::size_t chunk = 4096;
+    std::size_t chunk = 16384;
     std::size_t max_line = 65536;
     std::size_t max_document = 64u << 20;
   };
