@@ -54,6 +54,13 @@ std::vector<std::uint64_t> HashRuns::range(std::span<const std::uint8_t> low, st
   return out;
 }
 
+sql::Statement HashRuns::entries() {
+  return db_.prepare(with_names("SELECT t.KEY, t.idx FROM hash_runs r CROSS JOIN TABLE t ON t.gen = r.gen "
+                                "WHERE r.tbl = 'TABLE'",
+                                table_, key_column_)
+                         .c_str());
+}
+
 void HashRuns::erase(std::span<const std::uint8_t> key) {
   auto stmt = db_.prepare(with_names("DELETE FROM TABLE WHERE gen IN (SELECT gen FROM hash_runs WHERE tbl = 'TABLE') "
                                      "AND KEY = ?",

@@ -40,6 +40,8 @@ class HashRuns {
   // Leaf indexes of keys in [low, high], at most `limit` of them (in no particular order).
   std::vector<std::uint64_t> range(std::span<const std::uint8_t> low, std::span<const std::uint8_t> high,
                                    int limit);
+  // Every (key, idx) row of the live runs, in no particular order: what lookups can see.
+  sql::Statement entries();
   // Removes the key from every run (erasure); inside a write transaction.
   void erase(std::span<const std::uint8_t> key);
   // Seals the open run if it is full and merges runs by the logarithmic rule. insert() calls

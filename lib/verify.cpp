@@ -196,9 +196,7 @@ struct MapDigest {
 // The map a run table holds, as its lookups see it (rows of live runs only).
 MapDigest digest_of_runs(Ledger& ledger, const char* table, const char* key_column) {
   MapDigest out;
-  auto rows = ledger.db().prepare((std::string("SELECT t.") + key_column + ", t.idx FROM hash_runs r CROSS JOIN " +
-                                   table + " t ON t.gen = r.gen WHERE r.tbl = '" + table + "'")
-                                      .c_str());
+  auto rows = HashRuns(ledger.db(), table, key_column).entries();
   while (rows.step()) out.add(MapDigest::entry(rows.blob(0), static_cast<std::uint64_t>(rows.integer(1))));
   return out;
 }
