@@ -147,7 +147,7 @@ CREATE INDEX leaves_privacy ON leaves(idx) WHERE (kind = 'grant' OR kind = 'revo
     // keys become one sorted run (gen 1); gen 2 is the open run new keys go to.
     R"sql(
 CREATE TABLE hash_runs(tbl TEXT NOT NULL, gen INTEGER NOT NULL, rows INTEGER NOT NULL, PRIMARY KEY(tbl, gen)) WITHOUT ROWID;
-CREATE TABLE record_ids(gen INTEGER NOT NULL, id BLOB NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY(gen, id)) WITHOUT ROWID;
+CREATE TABLE record_ids(gen INTEGER NOT NULL, id BLOB NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY(gen, id, idx)) WITHOUT ROWID;
 CREATE TABLE replay_tags(gen INTEGER NOT NULL, tag BLOB NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY(gen, tag)) WITHOUT ROWID;
 INSERT INTO record_ids(gen, id, idx) SELECT 1, id, idx FROM leaves ORDER BY id;
 INSERT INTO replay_tags(gen, tag, idx) SELECT 1, replay_tag, idx FROM payloads WHERE replay_tag IS NOT NULL ORDER BY replay_tag;
