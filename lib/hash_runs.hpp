@@ -14,6 +14,13 @@
 // per run in hash_runs(tbl, gen, rows); the open run is the one with the largest gen. Every
 // lookup reads the run list in the same statement, so any number of HashRuns objects on one
 // connection, and other processes, always see the current runs.
+//
+// Large merges run in slices, so that no commit stalls for the whole merge (at 10^7 keys a
+// merge in one go held the write lock for tens of seconds, past other writers' busy timeout).
+// The merged run is live from the start; each slice moves the smallest keys of its sources
+// into it and deletes them there, so every key is in exactly one live run at every commit and
+// lookups need not know a merge is under way. hash_run_merges(tbl, target, low, high) names
+// the merge in progress: its target run and the gens [low, high] of its sources.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -31,8 +38,21 @@ class HashRuns {
   // enough that a commit of 4,096 records or more dirties about 0.1 page per record or less.
   static constexpr std::int64_t kOpenRunRows = 32768;
 
+  struct Tuning {
+    std::int64_t open_run_rows = kOpenRunRows;
+    // Merges of fewer keys than this finish at once (well under a second); larger ones are
+    // spread over the next maintain() calls, at least sliced_merge_rows / merge_slices keys
+    // per call, so they end within merge_slices calls (merge_slices * open_run_rows / 8
+    // inserts): too few for the newer runs to need a second large merge meanwhile.
+    std::int64_t sliced_merge_rows = 16 * kOpenRunRows;
+    std::int64_t merge_slices = 64;
+  };
+
   // `table` and `key_column` are schema names (record_ids/id, replay_tags/tag), never input.
-  HashRuns(sql::Database& db, const char* table, const char* key_column);
+  // Tests pass a small Tuning to exercise merges; every writer of a ledger uses the default.
+  HashRuns(sql::Database& db, const char* table, const char* key_column, Tuning tuning);
+  HashRuns(sql::Database& db, const char* table, const char* key_column)
+      : HashRuns(db, table, key_column, Tuning{}) {}
 
   // Inside a write transaction. Seals and merges runs when the open run is full.
   void insert(std::span<const std::uint8_t> key, std::uint64_t index);
@@ -44,14 +64,28 @@ class HashRuns {
   sql::Statement entries();
   // Removes the key from every run (erasure); inside a write transaction.
   void erase(std::span<const std::uint8_t> key);
-  // Seals the open run if it is full and merges runs by the logarithmic rule. insert() calls
-  // it every kOpenRunRows / 8 of its own inserts; Ledger::Appender calls it when it starts.
+  // Advances a sliced merge, seals the open run if it is full and merges runs by the
+  // logarithmic rule. insert() calls it every open_run_rows / 8 of its own inserts;
+  // Ledger::Appender calls it when it starts. Inside a write transaction.
   void maintain();
 
  private:
+  struct Merge {
+    std::int64_t target;
+    std::int64_t low;
+    std::int64_t high;
+    std::int64_t rows;  // keys it started with: paces the slices
+  };
+  std::string named(const char* sql) const;
+  std::optional<Merge> merge_in_progress();
+  // Moves at least `rows` keys (whole groups of equal keys) from the sources in [low, high]
+  // to the target, smallest first; true when the sources are empty and have been dropped.
+  bool merge_step(const Merge& merge, std::int64_t rows);
+
   sql::Database& db_;
   std::string table_;
   std::string key_column_;
+  Tuning tuning_;
   sql::Statement insert_;
   sql::Statement find_;
   std::int64_t inserts_since_check_ = 0;

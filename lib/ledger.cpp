@@ -157,6 +157,11 @@ INSERT INTO hash_runs(tbl, gen, rows) VALUES
 DROP INDEX leaves_id;
 DROP INDEX payloads_replay;
 )sql",
+    // 9: large merges of those runs proceed in slices across commits; this names the one in
+    // progress per table (lib/hash_runs.hpp).
+    R"sql(
+CREATE TABLE hash_run_merges(tbl TEXT PRIMARY KEY, target INTEGER NOT NULL, low INTEGER NOT NULL, high INTEGER NOT NULL) WITHOUT ROWID;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 static_assert(kMigrationCount == kSchemaVersion);

@@ -34,7 +34,7 @@
 
 namespace medtrail {
 
-inline constexpr int kSchemaVersion = 8;
+inline constexpr int kSchemaVersion = 9;
 inline constexpr int kEnvelopeVersion = 1;
 inline constexpr int kBlockVersion = 1;
 

@@ -194,7 +194,7 @@ expect_exit 0 mt init --db v4.db --authority keys/hospital.key --origin test.exa
 sqlite3 v4.db "$UNDO_SCHEMA_8 DROP TABLE source_refs; DROP TABLE wraps; DROP TABLE wrap_keys; DROP INDEX leaves_privacy; PRAGMA user_version = 5;"
 expect_exit 5 mt verify --db v4.db --trust keys/hospital.pub
 expect_exit 0 mt enroll --db v4.db --key keys/hospital.key --role device --name csv-1
-check "migrated to schema 8" test "$(sqlite3 v4.db 'PRAGMA user_version')" = 8
+check "migrated to the current schema" test "$(sqlite3 v4.db 'PRAGMA user_version')" = "$(sqlite3 ward.db 'PRAGMA user_version')"
 expect_exit 0 mt verify --db v4.db --trust keys/hospital.pub
 
 finish

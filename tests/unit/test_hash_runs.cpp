@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "crypto.hpp"
@@ -134,4 +135,53 @@ TEST_CASE("record ids are looked up with one primary-key seek per run", "[hash_r
     code = e.code();
   }
   CHECK(code == ExitCode::verification_failed);
+}
+
+TEST_CASE("large merges run in slices and every key stays in exactly one live run", "[hash_runs]") {
+  RunsDb t;
+  // Small runs so that many sliced merges start, overlap with seals and small merges, and end.
+  const HashRuns::Tuning tuning{.open_run_rows = 64, .sliced_merge_rows = 512, .merge_slices = 8};
+  constexpr std::uint64_t total = 20000;
+  std::uint64_t inserted = 0;
+  bool saw_merge_in_progress = false;
+  std::size_t most_runs = 0;
+  bool erased = false;
+  auto in_progress = [&] {
+    auto stmt = t.db().prepare("SELECT count(*) FROM hash_run_merges WHERE tbl = 'replay_tags'");
+    stmt.step();
+    return stmt.integer(0);
+  };
+  while (inserted < total) {
+    // Each commit is its own writer, as separate ingest runs would be: merges resume from the table.
+    sql::WriteTransaction tx(t.db());
+    HashRuns runs(t.db(), "replay_tags", "tag", tuning);
+    runs.maintain();
+    for (std::uint64_t end = std::min(total, inserted + 700); inserted < end; ++inserted)
+      runs.insert(key_of(inserted), inserted);
+    if (inserted >= 10000 && !erased) {
+      runs.erase(key_of(9000));
+      erased = true;
+    }
+    tx.commit();
+    CHECK(in_progress() <= 1);
+    saw_merge_in_progress = saw_merge_in_progress || in_progress() == 1;
+    most_runs = std::max(most_runs, t.runs("replay_tags").size());
+
+    // Every key inserted so far is live exactly once (what verify's digest relies on) and found.
+    HashRuns reader(t.db(), "replay_tags", "tag", tuning);
+    std::map<std::uint64_t, int> seen;
+    auto rows = reader.entries();
+    while (rows.step()) ++seen[static_cast<std::uint64_t>(rows.integer(1))];
+    REQUIRE(seen.size() == inserted - (erased ? 1 : 0));
+    for (auto [idx, times] : seen) REQUIRE(times == 1);
+    for (std::uint64_t i = 0; i < inserted; i += 37)
+      CHECK(reader.find(key_of(i)) == (erased && i == 9000 ? std::nullopt : std::optional<std::uint64_t>(i)));
+  }
+  CHECK(saw_merge_in_progress);
+  // log2(20000 / 64) is about 8; a merge in progress and its target add a few.
+  CHECK(most_runs <= 14);
+  // No rows are left behind outside the live runs.
+  auto stray = t.db().prepare("SELECT count(*) FROM replay_tags WHERE gen NOT IN (SELECT gen FROM hash_runs WHERE tbl = 'replay_tags')");
+  stray.step();
+  CHECK(stray.integer(0) == 0);
 }
