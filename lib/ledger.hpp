@@ -2,7 +2,7 @@
 // stored interior hashes of its RFC 9162 tree, the payloads the leaves commit to, and the
 // authority-signed blocks that seal the log.
 //
-// On-disk layout (schema version 8; docs/FORMATS.md is the contract for outside verifiers):
+// On-disk layout (schema version 9; docs/FORMATS.md is the contract for outside verifiers):
 //   leaves     one row per record. The envelope is not stored as text: it is rebuilt from
 //              these columns (plus the JCS object in `extra`) and hashed, so any edit of a
 //              column changes the leaf hash that verify recomputes.
@@ -10,7 +10,8 @@
 //              owner (lib/privacy.hpp), in clear on older ledgers, neither once erased;
 //              replay_tag finds re-sent readings.
 //   record_ids, replay_tags, hash_runs  ids and replay tags to leaf indexes, as sorted runs
-//              (lib/hash_runs.hpp), so that inserts stay local however large the log grows.
+//              (lib/hash_runs.hpp), so that inserts stay local however large the log grows;
+//   hash_run_merges  the sliced merge of those runs in progress, if any.
 //   wrap_keys, wraps  per-record data keys wrapped to the owner and grantees.
 //   nodes      hashes of complete aligned subtrees at level >= 1, key = level << 58 | index,
 //              so roots and proofs cost O(log n) point reads (level 0 is leaves.id).
