@@ -841,7 +841,7 @@ int run_scale(const Args& args, const std::string& input_path, const std::string
   double window_seconds = 0, window_cpu = 0;
   // The longest single call into the ingestor: a commit with its run merges. Other writers
   // wait that long for the lock, so it must stay well under their busy timeout (5 s).
-  double window_longest = 0, longest = 0;
+  double window_longest = 0;
   Progress progress("ingest", input.lines);
   std::optional<medtrail::Ingestor> ingestor;
   medtrail::IngestEvents events;
@@ -881,7 +881,6 @@ int run_scale(const Args& args, const std::string& input_path, const std::string
                 {"longest_call_s", round_to(window_longest, 3)}};
       windows.push_back(w);
       emit_line({{"ingest_window", w}});
-      longest = std::max(longest, window_longest);
       window_accepted = 0;
       window_seconds = window_cpu = window_longest = 0;
     }

@@ -22,14 +22,12 @@ HashRuns::HashRuns(sql::Database& db, const char* table, const char* key_column,
       table_(table),
       key_column_(key_column),
       tuning_(tuning),
-      insert_(db.prepare(with_names("INSERT INTO TABLE(gen, KEY, idx) VALUES "
-                                    "((SELECT max(gen) FROM hash_runs WHERE tbl = 'TABLE'), ?, ?)",
-                                    table_, key_column_)
+      insert_(db.prepare(named("INSERT INTO TABLE(gen, KEY, idx) VALUES "
+                               "((SELECT max(gen) FROM hash_runs WHERE tbl = 'TABLE'), ?, ?)")
                              .c_str())),
       // CROSS JOIN keeps hash_runs the outer loop: one (gen, key) seek per run.
-      find_(db.prepare(with_names("SELECT t.idx FROM hash_runs r CROSS JOIN TABLE t ON t.gen = r.gen "
-                                  "WHERE r.tbl = 'TABLE' AND t.KEY = ? LIMIT 1",
-                                  table_, key_column_)
+      find_(db.prepare(named("SELECT t.idx FROM hash_runs r CROSS JOIN TABLE t ON t.gen = r.gen "
+                             "WHERE r.tbl = 'TABLE' AND t.KEY = ? LIMIT 1")
                            .c_str())) {}
 
 void HashRuns::insert(std::span<const std::uint8_t> key, std::uint64_t index) {
@@ -47,9 +45,8 @@ std::optional<std::uint64_t> HashRuns::find(std::span<const std::uint8_t> key) {
 
 std::vector<std::uint64_t> HashRuns::range(std::span<const std::uint8_t> low, std::span<const std::uint8_t> high,
                                            int limit) {
-  auto stmt = db_.prepare(with_names("SELECT t.idx FROM hash_runs r CROSS JOIN TABLE t ON t.gen = r.gen "
-                                     "WHERE r.tbl = 'TABLE' AND t.KEY BETWEEN ? AND ? LIMIT ?",
-                                     table_, key_column_)
+  auto stmt = db_.prepare(named("SELECT t.idx FROM hash_runs r CROSS JOIN TABLE t ON t.gen = r.gen "
+                                "WHERE r.tbl = 'TABLE' AND t.KEY BETWEEN ? AND ? LIMIT ?")
                               .c_str());
   stmt.bind_blob(1, low).bind_blob(2, high).bind(3, limit);
   std::vector<std::uint64_t> out;
@@ -58,16 +55,14 @@ std::vector<std::uint64_t> HashRuns::range(std::span<const std::uint8_t> low, st
 }
 
 sql::Statement HashRuns::entries() {
-  return db_.prepare(with_names("SELECT t.KEY, t.idx FROM hash_runs r CROSS JOIN TABLE t ON t.gen = r.gen "
-                                "WHERE r.tbl = 'TABLE'",
-                                table_, key_column_)
+  return db_.prepare(named("SELECT t.KEY, t.idx FROM hash_runs r CROSS JOIN TABLE t ON t.gen = r.gen "
+                           "WHERE r.tbl = 'TABLE'")
                          .c_str());
 }
 
 void HashRuns::erase(std::span<const std::uint8_t> key) {
-  auto stmt = db_.prepare(with_names("DELETE FROM TABLE WHERE gen IN (SELECT gen FROM hash_runs WHERE tbl = 'TABLE') "
-                                     "AND KEY = ?",
-                                     table_, key_column_)
+  auto stmt = db_.prepare(named("DELETE FROM TABLE WHERE gen IN (SELECT gen FROM hash_runs WHERE tbl = 'TABLE') "
+                                "AND KEY = ?")
                               .c_str());
   stmt.bind_blob(1, key).run();
 }
@@ -82,6 +77,10 @@ std::optional<HashRuns::Merge> HashRuns::merge_in_progress() {
   return Merge{stmt.integer(0), stmt.integer(1), stmt.integer(2), stmt.integer(3)};
 }
 
+std::int64_t HashRuns::slice_rows(const Merge& merge) const {
+  return std::max(tuning_.open_run_rows / 2, merge.rows / tuning_.merge_slices);
+}
+
 bool HashRuns::merge_step(const Merge& merge, std::int64_t rows) {
   struct Source {
     sql::Statement rows;
@@ -94,8 +93,8 @@ bool HashRuns::merge_step(const Merge& merge, std::int64_t rows) {
         named("SELECT gen FROM hash_runs WHERE tbl = 'TABLE' AND gen BETWEEN ? AND ? AND gen <> ?").c_str());
     list.bind(1, merge.low).bind(2, merge.high).bind(3, merge.target);
     while (list.step())
-      sources.push_back({db_.prepare(named("SELECT KEY, idx FROM TABLE WHERE gen = ? ORDER BY KEY").c_str()),
-                         list.integer(0)});
+      sources.push_back(
+          {db_.prepare(named("SELECT KEY, idx FROM TABLE WHERE gen = ? ORDER BY KEY").c_str()), list.integer(0)});
   }
   auto append = db_.prepare(named("INSERT INTO TABLE(gen, KEY, idx) VALUES (?, ?, ?)").c_str());
   auto drop_moved = db_.prepare(named("DELETE FROM TABLE WHERE gen = ? AND KEY <= ?").c_str());
@@ -150,8 +149,7 @@ bool HashRuns::merge_step(const Merge& merge, std::int64_t rows) {
 void HashRuns::maintain() {
   inserts_since_check_ = 0;
   auto merge = merge_in_progress();
-  if (merge && merge_step(*merge, std::max(tuning_.open_run_rows / 2, merge->rows / tuning_.merge_slices)))
-    merge.reset();
+  if (merge && merge_step(*merge, slice_rows(*merge))) merge.reset();
 
   struct Run {
     std::int64_t gen;
@@ -195,9 +193,10 @@ void HashRuns::maintain() {
     if (started.rows < tuning_.sliced_merge_rows) {
       merge_step(started, std::numeric_limits<std::int64_t>::max());
     } else {
-      auto record = db_.prepare(named("INSERT OR REPLACE INTO hash_run_merges(tbl, target, low, high) VALUES ('TABLE', ?, ?, ?)").c_str());
+      auto record = db_.prepare(
+          named("INSERT OR REPLACE INTO hash_run_merges(tbl, target, low, high) VALUES ('TABLE', ?, ?, ?)").c_str());
       record.bind(1, started.target).bind(2, started.low).bind(3, started.high).run();
-      merge_step(started, std::max(tuning_.open_run_rows / 2, started.rows / tuning_.merge_slices));
+      merge_step(started, slice_rows(started));
     }
   }
   add_run.bind(1, next).bind(2, 0).run();  // the new open run

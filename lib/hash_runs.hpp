@@ -15,8 +15,9 @@
 // lookup reads the run list in the same statement, so any number of HashRuns objects on one
 // connection, and other processes, always see the current runs.
 //
-// Large merges run in slices, so that no commit stalls for the whole merge (at 10^7 keys a
-// merge in one go held the write lock for tens of seconds, past other writers' busy timeout).
+// Large merges run in slices, so that no commit holds the write lock for a whole merge (in
+// one go, a 2M-key merge took up to 2.5 s; an 8M-key one would take about 10 s, past other
+// writers' 5 s busy timeout).
 // The merged run is live from the start; each slice moves the smallest keys of its sources
 // into it and deletes them there, so every key is in exactly one live run at every commit and
 // lookups need not know a merge is under way. hash_run_merges(tbl, target, low, high) names
@@ -40,10 +41,9 @@ class HashRuns {
 
   struct Tuning {
     std::int64_t open_run_rows = kOpenRunRows;
-    // Merges of fewer keys than this finish at once (well under a second); larger ones are
-    // spread over the next maintain() calls, at least sliced_merge_rows / merge_slices keys
-    // per call, so they end within merge_slices calls (merge_slices * open_run_rows / 8
-    // inserts): too few for the newer runs to need a second large merge meanwhile.
+    // Merges of fewer keys than this finish at once; larger ones are spread over the next
+    // maintain() calls (slice_rows), so they end within merge_slices calls (merge_slices *
+    // open_run_rows / 8 inserts): too few for the newer runs to need a second large merge.
     std::int64_t sliced_merge_rows = 16 * kOpenRunRows;
     std::int64_t merge_slices = 64;
   };
@@ -51,15 +51,13 @@ class HashRuns {
   // `table` and `key_column` are schema names (record_ids/id, replay_tags/tag), never input.
   // Tests pass a small Tuning to exercise merges; every writer of a ledger uses the default.
   HashRuns(sql::Database& db, const char* table, const char* key_column, Tuning tuning);
-  HashRuns(sql::Database& db, const char* table, const char* key_column)
-      : HashRuns(db, table, key_column, Tuning{}) {}
+  HashRuns(sql::Database& db, const char* table, const char* key_column) : HashRuns(db, table, key_column, Tuning{}) {}
 
   // Inside a write transaction. Seals and merges runs when the open run is full.
   void insert(std::span<const std::uint8_t> key, std::uint64_t index);
   std::optional<std::uint64_t> find(std::span<const std::uint8_t> key);
   // Leaf indexes of keys in [low, high], at most `limit` of them (in no particular order).
-  std::vector<std::uint64_t> range(std::span<const std::uint8_t> low, std::span<const std::uint8_t> high,
-                                   int limit);
+  std::vector<std::uint64_t> range(std::span<const std::uint8_t> low, std::span<const std::uint8_t> high, int limit);
   // Every (key, idx) row of the live runs, in no particular order: what lookups can see.
   sql::Statement entries();
   // Removes the key from every run (erasure); inside a write transaction.
@@ -78,6 +76,8 @@ class HashRuns {
   };
   std::string named(const char* sql) const;
   std::optional<Merge> merge_in_progress();
+  // Keys one maintain() call moves: 1/merge_slices of the merge, at least half an open run.
+  std::int64_t slice_rows(const Merge& merge) const;
   // Moves at least `rows` keys (whole groups of equal keys) from the sources in [low, high]
   // to the target, smallest first; true when the sources are empty and have been dropped.
   bool merge_step(const Merge& merge, std::int64_t rows);
