@@ -28,7 +28,7 @@ std::string large_integer(const std::string& decimal, double as_double) {
 }
 
 // Validates UTF-8 and returns the next code point; advances i.
-char32_t next_code_point(const std::string& s, std::size_t& i) {
+char32_t next_code_point(std::string_view s, std::size_t& i) {
   auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = byte(i);
   if (c < 0x80) {
@@ -51,7 +51,7 @@ char32_t next_code_point(const std::string& s, std::size_t& i) {
 }
 
 // Member names sort by their UTF-16 code units (RFC 8785 section 3.2.3).
-std::u16string utf16_of(const std::string& s) {
+std::u16string utf16_of(std::string_view s) {
   std::u16string out;
   for (std::size_t i = 0; i < s.size();) {
     char32_t cp = next_code_point(s, i);
@@ -66,7 +66,7 @@ std::u16string utf16_of(const std::string& s) {
   return out;
 }
 
-void write_string(const std::string& s, std::string& out) {
+void write_string(std::string_view s, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   // Most strings (hex digests, names, times) are ASCII with nothing to escape: copied whole,
@@ -105,15 +105,17 @@ void write_string(const std::string& s, std::string& out) {
 
 void write_value(const json& v, std::string& out);
 
+// UTF-8 byte order is UTF-16 order too unless a key holds a character above U+FFFF (a 4-byte
+// sequence, lead byte 0xF0-0xF4): only then must members be sorted by their UTF-16 form.
+bool beyond_bmp(std::string_view key) {
+  return std::any_of(key.begin(), key.end(), [](char c) { return static_cast<unsigned char>(c) >= 0xf0; });
+}
+
 void write_object(const json& v, std::string& out) {
   std::vector<json::const_iterator> members;
   members.reserve(v.size());
   for (auto it = v.begin(); it != v.end(); ++it) members.push_back(it);
-  // nlohmann orders keys by UTF-8 bytes, which is UTF-16 order too unless a key holds a
-  // character above U+FFFF (a 4-byte sequence, lead byte 0xF0-0xF4): only then sort again.
-  auto beyond_bmp = [](const std::string& key) {
-    return std::any_of(key.begin(), key.end(), [](char c) { return static_cast<unsigned char>(c) >= 0xf0; });
-  };
+  // nlohmann orders keys by UTF-8 bytes.
   if (std::any_of(members.begin(), members.end(), [&](const auto& it) { return beyond_bmp(it.key()); })) {
     std::vector<std::pair<std::u16string, json::const_iterator>> keyed;
     keyed.reserve(members.size());
@@ -198,6 +200,77 @@ std::string format_number(double value) {
     out += n - 1 >= 0 ? "+" : "-";
     out += std::to_string(std::abs(n - 1));
   }
+  return out;
+}
+
+std::string_view ObjectWriter::key_of(const Member& m) const {
+  return std::string_view(arena_).substr(m.key_at, m.key_size);
+}
+
+void ObjectWriter::begin_value(std::string_view key) {
+  for (std::size_t i = 0; i < members_.size(); ++i)
+    if (key_of(members_[i]) == key) {
+      // Replaced: the old text stays in the arena, unreferenced.
+      std::swap(members_[i], members_.back());
+      members_.back().value_at = arena_.size();
+      return;
+    }
+  Member m;
+  m.key_at = arena_.size();
+  m.key_size = key.size();
+  arena_ += key;
+  m.value_at = arena_.size();
+  members_.push_back(m);
+}
+
+void ObjectWriter::end_value() { members_.back().value_size = arena_.size() - members_.back().value_at; }
+
+void ObjectWriter::string(std::string_view key, std::string_view value) {
+  begin_value(key);
+  write_string(value, arena_);
+  end_value();
+}
+
+void ObjectWriter::hex(std::string_view key, std::span<const std::uint8_t> bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  begin_value(key);
+  arena_.push_back('"');
+  for (auto b : bytes) {
+    arena_.push_back(kHex[b >> 4]);
+    arena_.push_back(kHex[b & 0xf]);
+  }
+  arena_.push_back('"');
+  end_value();
+}
+
+void ObjectWriter::value(std::string_view key, const json& value) {
+  begin_value(key);
+  write_value(value, arena_);
+  end_value();
+}
+
+std::string ObjectWriter::finish() {
+  if (std::any_of(members_.begin(), members_.end(), [&](const Member& m) { return beyond_bmp(key_of(m)); })) {
+    std::vector<std::pair<std::u16string, Member>> keyed;
+    for (const auto& m : members_) keyed.emplace_back(utf16_of(key_of(m)), m);
+    std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 0; i < keyed.size(); ++i) members_[i] = keyed[i].second;
+  } else {
+    std::sort(members_.begin(), members_.end(),
+              [&](const Member& a, const Member& b) { return key_of(a) < key_of(b); });
+  }
+  std::string out;
+  out.reserve(arena_.size() + 4 * members_.size() + 2);
+  out.push_back('{');
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    write_string(key_of(members_[i]), out);
+    out.push_back(':');
+    out.append(arena_, members_[i].value_at, members_[i].value_size);
+  }
+  out.push_back('}');
+  members_.clear();
+  arena_.clear();
   return out;
 }
 

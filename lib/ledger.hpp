@@ -182,9 +182,11 @@ class Ledger {
 };
 
 LeafRow read_leaf_row(sql::Statement& stmt, int first_column);
-// The same, but the extra column's text is returned in `extra_text` (nullopt when NULL) and
-// left unparsed, for another thread to parse with parse_leaf_extra.
-LeafRow read_leaf_row(sql::Statement& stmt, int first_column, std::optional<std::string>& extra_text);
+// The same into an existing row, whose strings keep their buffers (verify reads millions of
+// rows into the same few thousand), except the extra column: its text is returned in
+// `extra_text` (nullopt when NULL) and left unparsed, for another thread to parse with
+// parse_leaf_extra; row.extra is left as it was when there is text to parse.
+void read_leaf_row_into(sql::Statement& stmt, int first_column, LeafRow& row, std::optional<std::string>& extra_text);
 // Parses a leaf's extra column into row.extra; throws Error when it is not a JSON object.
 void parse_leaf_extra(LeafRow& row, const std::string& text);
 // Column list matching read_leaf_row, for SELECTs.

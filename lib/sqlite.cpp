@@ -153,6 +153,12 @@ std::string Statement::text(int col) const {
   const auto* p = sqlite3_column_text(stmt_, col);
   return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
 }
+std::string_view Statement::text_view(int col) const {
+  const auto* p = sqlite3_column_text(stmt_, col);
+  return p ? std::string_view(reinterpret_cast<const char*>(p),
+                              static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+           : std::string_view();
+}
 std::span<const std::uint8_t> Statement::blob(int col) const {
   const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, col));
   return {p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))};

@@ -64,6 +64,7 @@ class Statement {
   std::int64_t integer(int col) const;
   double real(int col) const;
   std::string text(int col) const;
+  std::string_view text_view(int col) const;  // valid until the next step or reset
   std::span<const std::uint8_t> blob(int col) const;
 
  private:

@@ -109,6 +109,23 @@ std::string format_rfc3339_ms(std::int64_t unix_ms) {
   std::int64_t y;
   unsigned m, d;
   civil_from_days(days, y, m, d);
+  if (y >= 0 && y <= 9999) {
+    // Written digit by digit: every record's envelope holds two times, and snprintf was 5%
+    // of a full verify.
+    char text[] = "0000-00-00T00:00:00.000Z";
+    auto put = [&](std::size_t end, std::int64_t value, int digits) {
+      for (int k = 1; k <= digits; ++k, value /= 10)
+        text[end - static_cast<std::size_t>(k)] = static_cast<char>('0' + value % 10);
+    };
+    put(4, y, 4);
+    put(7, m, 2);
+    put(10, d, 2);
+    put(13, rem / 3600, 2);
+    put(16, rem / 60 % 60, 2);
+    put(19, rem % 60, 2);
+    put(23, ms, 3);
+    return std::string(text, sizeof text - 1);
+  }
   char buf[40];
   std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
                 static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),

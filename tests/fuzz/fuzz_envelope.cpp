@@ -1,17 +1,21 @@
 // The record envelope decoder over a leaves row that a hostile writer of the file chose
 // column by column (any SQLite type, any length): read_leaf_row, then the envelope, its
-// canonical text, leaf hash and signed part, as verify computes them. Whoever can write the
-// file can put anything there; verification must answer with an Error, never a crash.
+// canonical text (checked against JCS of the envelope object), leaf hash and signed part, as
+// verify computes them. Whoever can write the file can put anything there; verification must
+// answer with an Error, never a crash.
 //
 // Input: for each of the 11 leaves columns, [type byte][length byte][length bytes], where
 // type % 4 is NULL, INTEGER (up to 8 little-endian bytes), TEXT or BLOB.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "error.hpp"
+#include "jcs.hpp"
 #include "ledger.hpp"
 #include "sqlite.hpp"
 
@@ -76,7 +80,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!select.step()) return 0;
   try {
     medtrail::LeafRow row = medtrail::read_leaf_row(select, 0);
-    (void)medtrail::canonical_envelope(row);
+    // canonical_envelope writes the text directly; it must agree with JCS of the envelope
+    // object, refusing exactly what that refuses.
+    std::optional<std::string> direct, via_json;
+    try {
+      direct = medtrail::canonical_envelope(row);
+    } catch (const medtrail::Error&) {
+    }
+    try {
+      via_json = medtrail::jcs::canonicalize(medtrail::envelope_of(row));
+    } catch (const medtrail::Error&) {
+    }
+    if (direct != via_json) __builtin_trap();
     (void)medtrail::leaf_hash_of(row);
     if (row.kind != "reading") (void)medtrail::signed_part_of(row);
   } catch (const medtrail::Error&) {

@@ -46,6 +46,9 @@ TEST_CASE("RFC 3339 parsing and formatting", "[time]") {
   CHECK(format_rfc3339_ms(0) == "1970-01-01T00:00:00.000Z");
   CHECK(format_rfc3339_ms(1772360100120) == "2026-03-01T10:15:00.120Z");
   CHECK(format_rfc3339_ms(-1) == "1969-12-31T23:59:59.999Z");
+  CHECK(format_rfc3339_ms(-62167219200000) == "0000-01-01T00:00:00.000Z");
+  CHECK(format_rfc3339_ms(253402300799999) == "9999-12-31T23:59:59.999Z");
+  CHECK(format_rfc3339_ms(253402300800000) == "10000-01-01T00:00:00.000Z");  // beyond the digit-by-digit path
   for (std::int64_t t : {0LL, 951782400000LL, 1709164800000LL, 4102444799999LL})
     CHECK(parse_rfc3339_ms(format_rfc3339_ms(t)) == t);
   CHECK(parse_duration_ms("15m") == 900000);
