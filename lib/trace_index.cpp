@@ -124,12 +124,20 @@ std::vector<std::uint64_t> linked_parents(sql::Statement& id_lookup, const LeafR
   return parents;
 }
 
-IndexFacts stored_facts(sql::Statement& id_lookup, const LeafRow& row, const std::string* reading_text) {
+ValidReading indexed_values(const LeafRow& row, const std::string* reading_text) {
   ValidReading reading;
   if (reading_text && payload_is_indexed(row.type, *reading_text))
     if (auto parsed = reparse_reading(*reading_text)) reading = std::move(*parsed);
   reading.type = row.type.value_or("");
-  return facts_of(row, reading, linked_parents(id_lookup, row));
+  return reading;
+}
+
+IndexFacts stored_facts(sql::Statement& id_lookup, const LeafRow& row, const ValidReading& values) {
+  return facts_of(row, values, linked_parents(id_lookup, row));
+}
+
+IndexFacts stored_facts(sql::Statement& id_lookup, const LeafRow& row, const std::string* reading_text) {
+  return stored_facts(id_lookup, row, indexed_values(row, reading_text));
 }
 
 std::optional<std::uint64_t> find_source_ref(sql::Database& db, const std::string& ref) {

@@ -91,5 +91,9 @@ std::vector<std::uint64_t> linked_parents(sql::Statement& id_lookup, const LeafR
                                           std::vector<std::string>* missing = nullptr);
 // A stored reading record's index facts; id_lookup is kRecordIdLookup (lib/ledger.hpp).
 IndexFacts stored_facts(sql::Statement& id_lookup, const LeafRow& row, const std::string* reading_text);
+// The same in two steps: the values, which need only the row and its payload text (no
+// database, so another thread may compute them), then the facts with the derivation links.
+ValidReading indexed_values(const LeafRow& row, const std::string* reading_text);
+IndexFacts stored_facts(sql::Statement& id_lookup, const LeafRow& row, const ValidReading& values);
 
 }  // namespace medtrail::trace

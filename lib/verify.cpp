@@ -220,6 +220,7 @@ struct StreamedLeaf {
   Hash leaf_hash{};
   std::string canonical_error;  // the envelope could not be canonicalised
   Hash payload_digest{};        // SHA-256(salt || reading) when clear, SHA-256(ciphertext) when encrypted
+  ValidReading values;          // trace::indexed_values of a reading stored in clear
 };
 
 constexpr std::size_t kVerifyBatch = 4096;
@@ -362,6 +363,7 @@ void hash_leaves(std::vector<StreamedLeaf>& batch) {
       sha.update(s.salt);
       sha.update(*s.reading_text);
       s.payload_digest = sha.finish();
+      if (s.row.kind == "reading") s.values = trace::indexed_values(s.row, &*s.reading_text);
     } else if (s.ciphertext) {
       s.payload_digest = crypto::sha256(*s.ciphertext);
     }
@@ -487,7 +489,8 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
     return std::nullopt;
   };
   // Two stages on two cores: a worker parses and hashes one batch (extra column, envelope
-  // leaf hash, payload digest: the work that needs nothing but the row itself) while this
+  // leaf hash, payload digest, a clear reading's values for the trace index check: the work
+  // that needs nothing but the row itself) while this
   // thread reads the next batch from the database and then checks the previous one in order.
   // The two batches alternate between two buffers that never move while the worker runs.
   std::array<std::vector<StreamedLeaf>, 2> batches;
@@ -576,6 +579,7 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
                "reading from " + row.device.value_or("?") + ", not an enrolled, active device at this point");
         std::string ciphertext_digest = extra.is_object() ? extra.value("ciphertext_sha256", "") : "";
         bool values_known = reading_text.has_value();
+        bool decrypted_here = false;  // else the worker parsed the clear reading's values
         if (!reading_text && streamed.ciphertext) {
           // Encrypted: integrity is checked against the committed ciphertext digest without any
           // key; the commitment inside is checked by whoever decrypts (privacy::PayloadReader).
@@ -590,6 +594,7 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
               ++summary.decrypted;
               reading_text = std::move(opened.payload->reading);  // commitment checked by the reader
               values_known = true;
+              decrypted_here = true;
             } else if (opened.outcome == privacy::ReadOutcome::corrupt) {
               fail("ciphertext_unreadable", opened.reason);
             }
@@ -626,9 +631,11 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
             if (!earlier) fail("derivation_link", "derived_from names " + link.dump() + ", not an earlier record");
           }
         }
-        std::string problem = values_known
-                                  ? trace_index.expect(row, trace::stored_facts(id_lookup, row, &*reading_text))
-                                  : trace_index.expect_without_values(row, trace::linked_parents(id_lookup, row));
+        std::string problem =
+            values_known
+                ? trace_index.expect(row, decrypted_here ? trace::stored_facts(id_lookup, row, &*reading_text)
+                                                         : trace::stored_facts(id_lookup, row, streamed.values))
+                : trace_index.expect_without_values(row, trace::linked_parents(id_lookup, row));
         if (!problem.empty()) fail("trace_index", problem);
         if (unsealed.empty()) unsealed_first = row.index;
         unsealed.push_back(row.id);
