@@ -207,26 +207,22 @@ std::string canonical_envelope(const LeafRow& row) {
   // A member of extra replaces the column of the same name, so that column is not written at
   // all: writing it would refuse text (invalid UTF-8) that the envelope does not contain.
   const bool has_extra = row.extra.is_object() && !row.extra.empty();
-  auto put = [&](std::string_view key, const std::string& value) {
-    if (!has_extra || !row.extra.contains(key)) env.string(key, value);
-  };
-  auto put_hex = [&](std::string_view key, const Hash& value) {
-    if (!has_extra || !row.extra.contains(key)) env.hex(key, value);
-  };
-  if (!has_extra || !row.extra.contains("v")) env.value("v", kEnvelopeVersion);
-  put("kind", row.kind);
-  if (!has_extra || !row.extra.contains("received")) put("received", format_rfc3339_ms(row.received_ms));
+  auto kept = [&](std::string_view key) { return !has_extra || !row.extra.contains(key); };
+  if (kept("v")) env.value("v", kEnvelopeVersion);
+  if (kept("kind")) env.string("kind", row.kind);
+  if (kept("received")) env.string("received", format_rfc3339_ms(row.received_ms));
   if (row.kind == "reading") {
-    if (row.device) put("device", *row.device);
-    if (row.gateway) put("gateway", *row.gateway);
-    if (row.time_ms && (!has_extra || !row.extra.contains("time"))) put("time", format_rfc3339_ms(*row.time_ms));
-    if (row.type) put("type", *row.type);
-    if (row.commitment) put_hex("commitment", *row.commitment);
-    if (row.subject) put_hex("subject", *row.subject);
+    if (row.device && kept("device")) env.string("device", *row.device);
+    if (row.gateway && kept("gateway")) env.string("gateway", *row.gateway);
+    if (row.time_ms && kept("time")) env.string("time", format_rfc3339_ms(*row.time_ms));
+    if (row.type && kept("type")) env.string("type", *row.type);
+    if (row.commitment && kept("commitment")) env.hex("commitment", *row.commitment);
+    if (row.subject && kept("subject")) env.hex("subject", *row.subject);
   } else {
-    if (row.device) put("name", *row.device);
-    if (row.type) put("role", *row.type);
-    if (row.gateway) put(row.kind == "seal" ? "gateway" : "signer", *row.gateway);
+    const char* signer = row.kind == "seal" ? "gateway" : "signer";
+    if (row.device && kept("name")) env.string("name", *row.device);
+    if (row.type && kept("role")) env.string("role", *row.type);
+    if (row.gateway && kept(signer)) env.string(signer, *row.gateway);
   }
   if (has_extra)
     for (const auto& [key, value] : row.extra.items()) env.value(key, value);

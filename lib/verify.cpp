@@ -225,35 +225,33 @@ struct StreamedLeaf {
 
 constexpr std::size_t kVerifyBatch = 4096;
 
-// The payloads table read in index order beside the leaves: a merge of two forward scans
-// instead of one lookup per leaf (a LEFT JOIN seeks the payload of every row).
-class PayloadCursor {
+// A statement whose first column is an increasing integer key, read forward: seek(key) steps
+// past smaller keys and says whether the row there has that key. Verify reads the payloads
+// (by idx) and each level of stored tree hashes this way, beside the leaves, instead of one
+// lookup per record; the row stays valid until the next seek.
+class ForwardScan {
  public:
-  explicit PayloadCursor(sql::Database& db)
-      : rows_(db.prepare("SELECT idx, salt, reading, ciphertext, replay_tag FROM payloads ORDER BY idx")) {
-    advance();
-  }
-  // Positions on the payload of leaf `index`; false when it has none. Indices must not fall.
-  bool seek(std::uint64_t index) {
-    while (has_row_ && at_ < index) advance();
-    return has_row_ && at_ == index;
+  explicit ForwardScan(sql::Statement rows) : rows_(std::move(rows)) { advance(); }
+  bool seek(std::uint64_t key) {
+    while (has_row_ && key_ < key) advance();
+    return has_row_ && key_ == key;
   }
   sql::Statement& row() { return rows_; }
 
  private:
   void advance() {
     has_row_ = rows_.step();
-    if (has_row_) at_ = static_cast<std::uint64_t>(rows_.integer(0));
+    if (has_row_) key_ = static_cast<std::uint64_t>(rows_.integer(0));
   }
   sql::Statement rows_;
   bool has_row_ = false;
-  std::uint64_t at_ = 0;
+  std::uint64_t key_ = 0;
 };
 
 // Overwrites every member of `out`, reusing its buffers: a batch's rows are read into the
 // rows of the batch before the last, so neither allocating nor freeing them is on this
 // thread's path (it was 9% of a full verify).
-void stream_leaf_into(StreamedLeaf& out, sql::Statement& leaves, PayloadCursor& payloads) {
+void stream_leaf_into(StreamedLeaf& out, sql::Statement& leaves, ForwardScan& payloads) {
   out.malformed.clear();
   out.canonical_error.clear();
   out.raw_index = static_cast<std::uint64_t>(leaves.integer(0));
@@ -289,7 +287,7 @@ void stream_leaf_into(StreamedLeaf& out, sql::Statement& leaves, PayloadCursor& 
 }
 
 // The stored tree hashes read level by level in index order, as the frontier completes them:
-// a forward step per node instead of a lookup. Keys are level << 58 | index (lib/ledger.cpp).
+// one ForwardScan per level. Keys are level << 58 | index (lib/ledger.cpp).
 class StoredNodes {
  public:
   explicit StoredNodes(sql::Database& db) : db_(db) {}
@@ -297,46 +295,24 @@ class StoredNodes {
   // level must come in increasing index order; stored nodes skipped on the way are extra,
   // which the count of the nodes table reports.
   std::optional<std::span<const std::uint8_t>> find(int level, std::uint64_t index) {
-    auto& cursor = cursor_of(level, index);
-    std::uint64_t key = static_cast<std::uint64_t>(level) << 58 | index;
-    while (cursor.has_row && cursor.key < key) cursor.advance();
-    if (!cursor.has_row || cursor.key != key) return std::nullopt;
-    auto hash = cursor.rows.blob(1);
-    cursor.pending_advance = true;  // the blob stays valid until the next find on this level
-    return hash;
-  }
-
- private:
-  struct Cursor {
-    sql::Statement rows;
-    bool has_row = false;
-    bool pending_advance = false;
-    std::uint64_t key = 0;
-    void advance() {
-      has_row = rows.step();
-      if (has_row) key = static_cast<std::uint64_t>(rows.integer(0));
-    }
-  };
-  Cursor& cursor_of(int level, std::uint64_t index) {
     auto at = static_cast<std::size_t>(level);
-    if (cursors_.size() <= at) cursors_.resize(at + 1);
-    if (!cursors_[at]) {
+    if (levels_.size() <= at) levels_.resize(at + 1);
+    if (!levels_[at]) {
       // Bounds within the level, both stored as SQLite does (levels from 32 on are negative
       // integers, still in order): an end of (level + 1) << 58 would wrap at level 31.
       auto first = static_cast<std::int64_t>(static_cast<std::uint64_t>(level) << 58 | index);
       auto last = static_cast<std::int64_t>(static_cast<std::uint64_t>(level) << 58 | ((std::uint64_t(1) << 58) - 1));
-      cursors_[at].reset(
-          new Cursor{db_.prepare("SELECT key, hash FROM nodes WHERE key >= ? AND key <= ? ORDER BY key")});
-      cursors_[at]->rows.bind(1, first).bind(2, last);
-      cursors_[at]->advance();
-    } else if (cursors_[at]->pending_advance) {
-      cursors_[at]->pending_advance = false;
-      cursors_[at]->advance();
+      auto rows = db_.prepare("SELECT key, hash FROM nodes WHERE key >= ? AND key <= ? ORDER BY key");
+      rows.bind(1, first).bind(2, last);
+      levels_[at] = std::make_unique<ForwardScan>(std::move(rows));
     }
-    return *cursors_[at];
+    if (!levels_[at]->seek(static_cast<std::uint64_t>(level) << 58 | index)) return std::nullopt;
+    return levels_[at]->row().blob(1);
   }
+
+ private:
   sql::Database& db_;
-  std::vector<std::unique_ptr<Cursor>> cursors_;
+  std::vector<std::unique_ptr<ForwardScan>> levels_;
 };
 
 // Pure functions of each row only: safe on a worker thread while the caller uses the database.
@@ -441,7 +417,8 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
   auto leaves = ledger.db().prepare(
       "SELECT idx, id, kind, device, gateway, time_ms, received_ms, type, commitment, subject, "
       "extra FROM leaves ORDER BY idx");
-  PayloadCursor payloads(ledger.db());
+  ForwardScan payloads(
+      ledger.db().prepare("SELECT idx, salt, reading, ciphertext, replay_tag FROM payloads ORDER BY idx"));
   StoredNodes stored_nodes(ledger.db());
   auto id_lookup = ledger.db().prepare(kRecordIdLookup);
   std::uint64_t total = ledger.size();
