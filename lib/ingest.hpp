@@ -3,6 +3,10 @@
 // chunk instead of per reading keeps the gateway's attestation affordable at high rates,
 // while every reading stays attributable: its leaf lies under a signed seal.
 //
+// Two stages: a worker thread prepares the next chunk while the caller's thread commits the
+// previous one (lib/ingest.cpp), so up to two chunks are in memory. Callbacks run on the
+// caller's thread only, in input order.
+//
 // Crash safety: a receipt is emitted only after the chunk that holds it is committed, so
 // every receipt a caller has seen is in the ledger. Replays are found by an HMAC tag over
 // the reading (never a bare hash of a low-entropy value) and reported as duplicates.

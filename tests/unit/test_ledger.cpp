@@ -162,6 +162,68 @@ TEST_CASE("replays are duplicates and ids resolve by prefix", "[ledger]") {
   }
 }
 
+TEST_CASE("ingest's two stages keep input order: receipts, rejections, duplicates", "[ledger][ingest]") {
+  Fixture f;
+  std::vector<json> receipts, rejections;
+  std::vector<std::string> receipt_texts;
+  IngestEvents events;
+  events.receipt = [&](const std::string& line) {
+    receipt_texts.push_back(line);
+    receipts.push_back(json::parse(line));
+  };
+  events.rejection = [&](const std::string& line) { rejections.push_back(json::parse(line)); };
+  IngestOptions options;
+  options.chunk_records = 3;  // the worker prepares one batch of 3 while the previous one commits
+  options.chunk_max_ms = 60'000;
+  Ingestor ingestor(*f.ledger, f.gateway, f.data_key, options, events);
+  auto reading = [](int minute) {
+    return "{\"device\":\"wb-1\",\"time\":\"2026-03-01T10:" + std::string(minute < 10 ? "0" : "") +
+           std::to_string(minute) + ":00Z\",\"type\":\"heart_rate\",\"value\":70,\"unit\":\"/min\"}";
+  };
+  // line: 1 ok, 2 not JSON, 3 ok, 4 unknown device, 5 rejected by the caller, 6 replay of 1
+  // (committed two batches before), 7 ok, 8 replay of 7 (same batch), 9 wrong unit, 10 ok
+  // with a locator that replaces "source", 11 replay of 10 (the batch being prepared).
+  std::set<std::uint64_t> expected_rejected = {2, 4, 5, 9};
+  ingestor.add_line("in", 1, reading(1));
+  ingestor.add_line("in", 2, "{not json");
+  ingestor.add_line("in", 3, reading(3));
+  ingestor.add_line("in", 4,
+                    R"({"device":"wb-9","time":"2026-03-01T10:04:00Z","type":"heart_rate","value":70,"unit":"/min"})");
+  ingestor.reject("in", 5, "line too long", json{{"row", 5}});
+  ingestor.add_line("in", 6, reading(1));
+  ingestor.add_line("in", 7, reading(7));
+  ingestor.add_line("in", 8, reading(7));
+  ingestor.add_line("in", 9,
+                    R"({"device":"wb-1","time":"2026-03-01T10:09:00Z","type":"heart_rate","value":70,"unit":"mmHg"})");
+  ingestor.add_reading("in", 10, json::parse(reading(10)), json{{"entry", 4}, {"source", "bundle.json"}});
+  ingestor.add_reading("in", 11, json::parse(reading(10)));
+  auto stats = ingestor.finish();
+
+  CHECK(stats.lines == 11);
+  CHECK(stats.accepted == 4);
+  CHECK(stats.duplicates == 3);
+  CHECK(stats.rejected == 4);
+  std::vector<std::uint64_t> rejected_lines, receipt_lines;
+  for (const auto& r : rejections) rejected_lines.push_back(r["line"]);
+  for (const auto& r : receipts) receipt_lines.push_back(r["line"]);
+  CHECK(rejected_lines == std::vector<std::uint64_t>{2, 4, 5, 9});
+  CHECK(rejections[2]["reason"] == "line too long");
+  CHECK(rejections[2]["row"] == 5);
+  CHECK(receipt_lines == std::vector<std::uint64_t>{1, 3, 6, 7, 8, 10, 11});
+  REQUIRE(receipts.size() == 7);
+  CHECK(receipts[2]["status"] == "duplicate");
+  CHECK(receipts[2]["id"] == receipts[0]["id"]);
+  CHECK(receipts[4]["status"] == "duplicate");
+  CHECK(receipts[4]["id"] == receipts[3]["id"]);
+  CHECK(receipts[6]["status"] == "duplicate");
+  CHECK(receipts[6]["id"] == receipts[5]["id"]);
+  CHECK(receipts[5]["source"] == "bundle.json");
+  CHECK(receipts[5]["entry"] == 4);
+  // The receipt text is json's own dump of the parsed object: key order, escapes, numbers.
+  for (std::size_t i = 0; i < receipts.size(); ++i) CHECK(receipt_texts[i] == receipts[i].dump());
+  CHECK(f.verify().empty());
+}
+
 TEST_CASE("retired and unknown identities cannot act", "[ledger]") {
   Fixture f;
   auto stranger = SigningKey::generate("x", "authority");
