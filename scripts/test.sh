@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Command 2 of the README (and what CI runs): install what is missing, build, run the whole
 # test suite (unit, end-to-end, examples); then each fuzz target for FUZZ_SECONDS (default 30);
-# then the same suite under ASan and UBSan. MEDTRAIL_SKIP_FUZZ=1 / MEDTRAIL_SKIP_SANITIZERS=1
-# skip the last two.
+# then the same suite under ASan and UBSan; then the unit tests and the end-to-end suites that
+# drive ingest's and verify's worker threads under ThreadSanitizer. MEDTRAIL_SKIP_FUZZ=1 /
+# MEDTRAIL_SKIP_SANITIZERS=1 skip the fuzzing / both sanitizer phases.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"
@@ -20,4 +21,9 @@ if [ "${MEDTRAIL_SKIP_SANITIZERS:-0}" != 1 ]; then
   BUILD_DIR="$root/build-asan" BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" -DMEDTRAIL_SANITIZE=ON -DMEDTRAIL_BENCH=OFF
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     MEDTRAIL_SANITIZED=1 ctest --test-dir "$root/build-asan" --output-on-failure -j2 --timeout 2400
+  echo "== unit tests and the threaded end-to-end suites under ThreadSanitizer"
+  BUILD_DIR="$root/build-tsan" BUILD_TYPE=RelWithDebInfo "$root/scripts/build.sh" -DMEDTRAIL_TSAN=ON -DMEDTRAIL_BENCH=OFF
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 MEDTRAIL_SANITIZED=1 \
+    ctest --test-dir "$root/build-tsan" --output-on-failure -j2 --timeout 2400 \
+    -R '^unit:|^e2e: (core|ingest|ingest_formats|concurrency|crash|faults|privacy|tamper)$'
 fi
