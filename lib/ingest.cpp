@@ -48,6 +48,11 @@ struct Prepared {
   std::string ciphertext_sha256;
 };
 
+void seal_payload(Prepared& p) {
+  p.sealed = payload_crypto::seal(p.salt, p.canonical, p.commitment);
+  p.ciphertext_sha256 = to_hex(crypto::sha256(p.sealed->ciphertext));
+}
+
 std::string file_sha256_hex(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return {};
@@ -89,7 +94,7 @@ struct Ingestor::Impl {
   Impl(Ledger& l, const SigningKey& g, const DataKey& d, IngestOptions o, IngestEvents e)
       : ledger(l), gateway(g), data_key(d), options(std::move(o)), events(std::move(e)) {
     gateway_key_id = gateway.identity().key_id();
-    sealing = privacy::PayloadSealer(ledger).enabled();
+    sealing = privacy::owner_key(ledger).has_value();  // what PayloadSealer::enabled() will say
     if (options.atomic) {
       spool = std::tmpfile();
       if (!spool) throw Error(ExitCode::environment, "cannot create a temporary file for --atomic receipts");
@@ -168,10 +173,7 @@ struct Ingestor::Impl {
     p.commitment = sha.finish();
     p.replay_tag = data_key.replay_tag(p.canonical);
     if (p.reading.subject) p.subject = data_key.pseudonym(*p.reading.subject);
-    if (seal) {
-      p.sealed = payload_crypto::seal(p.salt, p.canonical, p.commitment);
-      p.ciphertext_sha256 = to_hex(crypto::sha256(p.sealed->ciphertext));
-    }
+    if (seal) seal_payload(p);
     return p;
   }
 
@@ -326,10 +328,7 @@ struct Ingestor::Impl {
         if (p.file_sha256) row.extra["file_sha256"] = *p.file_sha256;
       }
       if (sealer.enabled()) {
-        if (!p.sealed) {
-          p.sealed = payload_crypto::seal(p.salt, p.canonical, p.commitment);
-          p.ciphertext_sha256 = to_hex(crypto::sha256(p.sealed->ciphertext));
-        }
+        if (!p.sealed) seal_payload(p);
         if (!row.extra.is_object()) row.extra = json::object();
         row.extra["ciphertext_sha256"] = p.ciphertext_sha256;
       }
