@@ -1,6 +1,7 @@
 #include "hash_runs.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -15,9 +16,152 @@ std::string with_names(std::string sql, const std::string& table, const std::str
   return sql;
 }
 
+// A key's first 16 bytes, zero-padded: 4 choose the segment, the next 12 give the probes.
+std::array<std::uint8_t, 16> padded(std::span<const std::uint8_t> key) {
+  std::array<std::uint8_t, 16> out{};
+  std::memcpy(out.data(), key.data(), std::min(key.size(), out.size()));
+  return out;
+}
+
+std::uint64_t big_endian(const std::uint8_t* p, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = v << 8 | p[i];
+  return v;
+}
+
+// Six bit positions in a 32,768-bit segment, 15 bits each, from key bytes 4..15.
+std::array<std::uint32_t, 6> probes_of(std::span<const std::uint8_t> key) {
+  auto k = padded(key);
+  std::uint64_t a = big_endian(k.data() + 4, 8);
+  std::uint64_t b = big_endian(k.data() + 12, 4);
+  std::array<std::uint32_t, 6> out{};
+  for (int i = 0; i < 4; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(a >> (15 * i)) & 0x7fff;
+  for (int i = 0; i < 2; ++i) out[static_cast<std::size_t>(4 + i)] = static_cast<std::uint32_t>(b >> (15 * i)) & 0x7fff;
+  return out;
+}
+
+// Writes a run's filter segment by segment as keys arrive (in key order, so each segment is
+// loaded and stored once per call site; a sliced merge continues a segment a previous slice
+// began, so an existing segment is read back first).
+class FilterWriter {
+ public:
+  FilterWriter(sql::Database& db, const std::string& table, std::int64_t gen, std::int64_t rows)
+      : table_(table),
+        gen_(gen),
+        segments_(RunFilter::segments_for(rows)),
+        load_(db.prepare("SELECT bits FROM hash_run_filters WHERE tbl = ? AND gen = ? AND segment = ?")),
+        store_(db.prepare("INSERT OR REPLACE INTO hash_run_filters(tbl, gen, segment, bits) VALUES (?, ?, ?, ?)")) {}
+
+  void add(std::span<const std::uint8_t> key) {
+    auto segment = RunFilter::segment_of(key, segments_);
+    if (segment != current_) {
+      flush();
+      open(segment);
+    }
+    RunFilter::set(bits_, key);
+  }
+  void flush() {
+    if (current_ < 0) return;
+    store_.bind(1, table_).bind(2, gen_).bind(3, current_).bind_blob(4, bits_).run();
+    current_ = -1;
+  }
+
+ private:
+  void open(std::int64_t segment) {
+    load_.bind(1, table_).bind(2, gen_).bind(3, segment);
+    if (load_.step() && load_.blob(0).size() == bits_.size())
+      std::ranges::copy(load_.blob(0), bits_.begin());
+    else
+      bits_.fill(0);
+    load_.reset();
+    current_ = segment;
+  }
+
+  const std::string& table_;
+  std::int64_t gen_;
+  std::int64_t segments_;
+  sql::Statement load_;
+  sql::Statement store_;
+  std::int64_t current_ = -1;
+  std::array<std::uint8_t, RunFilter::kSegmentBytes> bits_{};
+};
+
+// A run's complete filter read back from hash_run_filters; missing segments hold no key.
+std::shared_ptr<RunFilter> load_filter(sql::Database& db, const std::string& table, std::int64_t gen,
+                                       std::int64_t rows) {
+  auto filter = std::make_shared<RunFilter>(rows);
+  auto stmt = db.prepare("SELECT segment, bits FROM hash_run_filters WHERE tbl = ? AND gen = ?");
+  stmt.bind(1, table).bind(2, gen);
+  while (stmt.step()) {
+    auto segment = stmt.integer(0);
+    auto bits = stmt.blob(1);
+    // A segment out of place or of the wrong size is left empty: verify reports the keys it misses.
+    if (segment < 0 || segment >= filter->segments() || bits.size() != RunFilter::kSegmentBytes) continue;
+    std::ranges::copy(bits, filter->segment(segment).begin());
+  }
+  return filter;
+}
+
 }  // namespace
 
-HashRuns::HashRuns(sql::Database& db, const char* table, const char* key_column, Tuning tuning)
+std::int64_t RunFilter::segments_for(std::int64_t rows) {
+  constexpr std::int64_t kSegmentBits = static_cast<std::int64_t>(kSegmentBytes) * 8;
+  // Clamped, since `rows` is read from the file: 2^40 keys are far past any ledger, and a
+  // filter that large is over RunFilterCache's budget and never allocated.
+  rows = std::clamp<std::int64_t>(rows, 0, std::int64_t{1} << 40);
+  return std::max<std::int64_t>(1, (rows * kBitsPerKey + kSegmentBits - 1) / kSegmentBits);
+}
+
+std::int64_t RunFilter::segment_of(std::span<const std::uint8_t> key, std::int64_t segments) {
+  auto k = padded(key);
+  return static_cast<std::int64_t>((big_endian(k.data(), 4) * static_cast<std::uint64_t>(segments)) >> 32);
+}
+
+void RunFilter::set(std::span<std::uint8_t, kSegmentBytes> segment, std::span<const std::uint8_t> key) {
+  for (auto bit : probes_of(key)) segment[bit >> 3] |= static_cast<std::uint8_t>(1u << (bit & 7));
+}
+
+bool RunFilter::test(std::span<const std::uint8_t, kSegmentBytes> segment, std::span<const std::uint8_t> key) {
+  for (auto bit : probes_of(key))
+    if (!(segment[bit >> 3] & (1u << (bit & 7)))) return false;
+  return true;
+}
+
+bool RunFilter::may_hold(std::span<const std::uint8_t> key) const {
+  auto n = static_cast<std::size_t>(segment_of(key, segments_));
+  return test(std::span<const std::uint8_t, kSegmentBytes>(bits_.data() + n * kSegmentBytes, kSegmentBytes), key);
+}
+
+void RunFilterCache::refresh(sql::Database& db, const std::string& table) {
+  auto list = db.prepare("SELECT gen, rows, filtered FROM hash_runs WHERE tbl = ? ORDER BY gen DESC");
+  list.bind(1, table);
+  std::vector<Run> fresh;
+  std::vector<std::size_t> to_load;  // runs with a complete filter not yet cached
+  while (list.step()) {
+    Run run{list.integer(0), list.integer(1), nullptr};
+    bool complete = list.integer(2) == 1;
+    auto cached = std::ranges::find(runs_, run.gen, &Run::gen);
+    if (complete && cached != runs_.end() && cached->filter)
+      run.filter = cached->filter;
+    else if (complete)
+      to_load.push_back(fresh.size());
+    fresh.push_back(std::move(run));
+  }
+  std::size_t used = 0;
+  for (const auto& run : fresh)
+    if (run.filter) used += run.filter->bytes();
+  // Largest runs first: their pages are the ones least likely to be cached.
+  std::ranges::sort(to_load, std::greater<>{}, [&](std::size_t i) { return fresh[i].rows; });
+  for (auto i : to_load) {
+    auto bytes = static_cast<std::size_t>(RunFilter::segments_for(fresh[i].rows)) * RunFilter::kSegmentBytes;
+    if (used + bytes > budget_bytes_) continue;
+    fresh[i].filter = load_filter(db, table, fresh[i].gen, fresh[i].rows);
+    used += bytes;
+  }
+  runs_ = std::move(fresh);
+}
+
+HashRuns::HashRuns(sql::Database& db, const char* table, const char* key_column, Tuning tuning, RunFilterCache* filters)
     : db_(db),
       table_(table),
       key_column_(key_column),
@@ -28,7 +172,15 @@ HashRuns::HashRuns(sql::Database& db, const char* table, const char* key_column,
       // CROSS JOIN keeps hash_runs the outer loop: one (gen, key) seek per run.
       find_(db.prepare(named("SELECT t.idx FROM hash_runs r CROSS JOIN TABLE t ON t.gen = r.gen "
                              "WHERE r.tbl = 'TABLE' AND t.KEY = ? LIMIT 1")
-                           .c_str())) {}
+                           .c_str())),
+      filters_(keeps_filters(table) ? filters : nullptr) {
+  if (filters_) {
+    find_in_run_.emplace(db.prepare(named("SELECT idx FROM TABLE WHERE gen = ? AND KEY = ?").c_str()));
+    find_in_open_run_.emplace(db.prepare(named("SELECT (SELECT max(gen) FROM hash_runs WHERE tbl = 'TABLE'), "
+                                               "(SELECT idx FROM TABLE WHERE gen = ?1 AND KEY = ?2)")
+                                             .c_str()));
+  }
+}
 
 void HashRuns::insert(std::span<const std::uint8_t> key, std::uint64_t index) {
   insert_.bind_blob(1, key).bind(2, index).run();
@@ -36,6 +188,40 @@ void HashRuns::insert(std::span<const std::uint8_t> key, std::uint64_t index) {
 }
 
 std::optional<std::uint64_t> HashRuns::find(std::span<const std::uint8_t> key) {
+  if (filters_) {
+    // The open run (the largest gen) is sought first, in a statement that also reads the
+    // current largest gen: a seal or merge by any other object on this connection creates a
+    // larger one, and the cached list is then read again before it is trusted.
+    auto& open = *find_in_open_run_;
+    for (int attempt = 0;; ++attempt) {
+      const auto& runs = filters_->runs();
+      std::int64_t open_gen = runs.empty() ? -1 : runs.front().gen;
+      open.bind(1, open_gen).bind_blob(2, key);
+      open.step();
+      bool current = !open.is_null(0) && open.integer(0) == open_gen;
+      std::optional<std::uint64_t> found;
+      if (current && !open.is_null(1)) found = static_cast<std::uint64_t>(open.integer(1));
+      open.reset();
+      if (!current && attempt == 0) {
+        filters_->refresh(db_, table_);
+        continue;
+      }
+      ++runs_sought_;
+      if (found) return found;
+      if (!current) break;  // no runs at all (a ledger not yet migrated): nothing to find
+      for (std::size_t i = 1; i < runs.size(); ++i) {
+        if (runs[i].filter && !runs[i].filter->may_hold(key)) continue;
+        ++runs_sought_;
+        auto& seek = *find_in_run_;
+        seek.bind(1, runs[i].gen).bind_blob(2, key);
+        if (seek.step()) found = static_cast<std::uint64_t>(seek.integer(0));
+        seek.reset();
+        if (found) return found;
+      }
+      return std::nullopt;
+    }
+    return std::nullopt;
+  }
   find_.bind_blob(1, key);
   std::optional<std::uint64_t> found;
   if (find_.step()) found = static_cast<std::uint64_t>(find_.integer(0));
@@ -58,6 +244,42 @@ sql::Statement HashRuns::entries() {
   return db_.prepare(named("SELECT t.KEY, t.idx FROM hash_runs r CROSS JOIN TABLE t ON t.gen = r.gen "
                            "WHERE r.tbl = 'TABLE'")
                          .c_str());
+}
+
+void HashRuns::scan(
+    const std::function<void(std::span<const std::uint8_t>, std::uint64_t, std::int64_t, bool)>& visit) {
+  // The CROSS JOIN yields each run's rows together and in key order, so the filter is read
+  // one segment at a time, in order: memory stays at one segment however large the run.
+  auto rows = db_.prepare(named("SELECT r.gen, r.rows, r.filtered, t.KEY, t.idx FROM hash_runs r "
+                                "CROSS JOIN TABLE t ON t.gen = r.gen WHERE r.tbl = 'TABLE'")
+                              .c_str());
+  auto load = db_.prepare("SELECT bits FROM hash_run_filters WHERE tbl = ? AND gen = ? AND segment = ?");
+  std::array<std::uint8_t, RunFilter::kSegmentBytes> segment_bits{};
+  std::int64_t gen = -1, segments = 0, segment = -1;
+  bool filtered = false;
+  while (rows.step()) {
+    if (rows.integer(0) != gen) {
+      gen = rows.integer(0);
+      filtered = keeps_filters(table_) && rows.integer(2) == 1;
+      segments = RunFilter::segments_for(rows.integer(1));
+      segment = -1;
+    }
+    auto key = rows.blob(3);
+    bool holds = true;
+    if (filtered) {
+      if (auto wanted = RunFilter::segment_of(key, segments); wanted != segment) {
+        load.bind(1, table_).bind(2, gen).bind(3, wanted);
+        if (load.step() && load.blob(0).size() == segment_bits.size())
+          std::ranges::copy(load.blob(0), segment_bits.begin());
+        else
+          segment_bits.fill(0);  // absent or malformed: holds nothing
+        load.reset();
+        segment = wanted;
+      }
+      holds = RunFilter::test(segment_bits, key);
+    }
+    visit(key, static_cast<std::uint64_t>(rows.integer(4)), gen, holds);
+  }
 }
 
 void HashRuns::erase(std::span<const std::uint8_t> key) {
@@ -98,6 +320,8 @@ bool HashRuns::merge_step(const Merge& merge, std::int64_t rows) {
   }
   auto append = db_.prepare(named("INSERT INTO TABLE(gen, KEY, idx) VALUES (?, ?, ?)").c_str());
   auto drop_moved = db_.prepare(named("DELETE FROM TABLE WHERE gen = ? AND KEY <= ?").c_str());
+  std::optional<FilterWriter> filter;
+  if (keeps_filters(table_)) filter.emplace(db_, table_, merge.target, merge.rows);
 
   // Keys are read into memory a batch at a time and the readers reset before writing: a write
   // to the table would make every open reader on it seek again for its next row.
@@ -132,12 +356,23 @@ bool HashRuns::merge_step(const Merge& merge, std::int64_t rows) {
       smallest->has_row = smallest->rows.step();
     }
     for (auto& source : sources) source.rows.reset();
-    for (const auto& [key, idx] : batch) append.bind(1, merge.target).bind_blob(2, key).bind(3, idx).run();
+    for (const auto& [key, idx] : batch) {
+      append.bind(1, merge.target).bind_blob(2, key).bind(3, idx).run();
+      if (filter) filter->add(key);
+    }
     if (!batch.empty())
       for (auto& source : sources) drop_moved.bind(1, source.gen).bind_blob(2, batch.back().first).run();
     moved += static_cast<std::int64_t>(batch.size());
   }
+  if (filter) filter->flush();
   if (!exhausted) return false;
+  if (filter) {
+    auto complete = db_.prepare(named("UPDATE hash_runs SET filtered = 1 WHERE tbl = 'TABLE' AND gen = ?").c_str());
+    complete.bind(1, merge.target).run();
+    auto drop_filters = db_.prepare(
+        named("DELETE FROM hash_run_filters WHERE tbl = 'TABLE' AND gen BETWEEN ? AND ? AND gen <> ?").c_str());
+    drop_filters.bind(1, merge.low).bind(2, merge.high).bind(3, merge.target).run();
+  }
   auto drop_runs =
       db_.prepare(named("DELETE FROM hash_runs WHERE tbl = 'TABLE' AND gen BETWEEN ? AND ? AND gen <> ?").c_str());
   drop_runs.bind(1, merge.low).bind(2, merge.high).bind(3, merge.target).run();
@@ -147,6 +382,21 @@ bool HashRuns::merge_step(const Merge& merge, std::int64_t rows) {
 }
 
 void HashRuns::maintain() {
+  maintain_runs();
+  if (filters_) filters_->refresh(db_, table_);
+}
+
+void HashRuns::write_filter_of(std::int64_t gen, std::int64_t rows) {
+  FilterWriter filter(db_, table_, gen, rows);
+  auto keys = db_.prepare(named("SELECT KEY FROM TABLE WHERE gen = ? ORDER BY KEY").c_str());
+  keys.bind(1, gen);
+  while (keys.step()) filter.add(keys.blob(0));
+  filter.flush();
+  auto complete = db_.prepare(named("UPDATE hash_runs SET filtered = 1 WHERE tbl = 'TABLE' AND gen = ?").c_str());
+  complete.bind(1, gen).run();
+}
+
+void HashRuns::maintain_runs() {
   inserts_since_check_ = 0;
   auto merge = merge_in_progress();
   if (merge && merge_step(*merge, slice_rows(*merge))) merge.reset();
@@ -184,6 +434,7 @@ void HashRuns::maintain() {
     // Only the open run is full: seal it where it is.
     auto seal = db_.prepare(named("UPDATE hash_runs SET rows = ? WHERE tbl = 'TABLE' AND gen = ?").c_str());
     seal.bind(1, open_rows).bind(2, newest).run();
+    if (keeps_filters(table_)) write_filter_of(newest, open_rows);
   } else {
     // Runs taken are the newest ones, so their gens are [oldest, newest]. The merged run gets
     // a gen above all of them and is written in key order: appends, not random inserts.

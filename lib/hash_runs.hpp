@@ -22,16 +22,81 @@
 // into it and deletes them there, so every key is in exactly one live run at every commit and
 // lookups need not know a merge is under way. hash_run_merges(tbl, target, low, high) names
 // the merge in progress: its target run and the gens [low, high] of its sources.
+//
+// Filters (replay tags only, schema 10): a lookup of an absent key, which is what ingest does
+// for every new reading, still costs one seek per run, about 2 us even when every page is
+// cached and 15-21 us at 10^7 keys (bench/README.md). So every sealed or merged run of
+// replay_tags gets a Bloom filter, written when the run is sealed or as its merge appends keys,
+// in hash_run_filters(tbl, gen, segment, bits): 10 bits per key in 4 KiB segments, the segment
+// chosen by the key's leading 32 bits (so keys written in key order fill segments in order),
+// six probes from the next 90 bits. hash_runs.filtered = 1 once a run's filter holds all of
+// its keys; the open run, a merge still under way and runs older than schema 10 have none and
+// are always sought. Erasing a key leaves its bits set: a filter may over-report, never miss.
+// Record ids keep no filters: they are looked up a few at a time by commands that would have to
+// load the filters for each lookup.
 #pragma once
+#include <array>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sqlite.hpp"
 
 namespace medtrail {
+
+// The Bloom filter of one run (see above); keys shorter than 16 bytes are padded with zeros.
+class RunFilter {
+ public:
+  static constexpr std::size_t kSegmentBytes = 4096;
+  static constexpr std::int64_t kBitsPerKey = 10;
+  static std::int64_t segments_for(std::int64_t rows);
+  static std::int64_t segment_of(std::span<const std::uint8_t> key, std::int64_t segments);
+  static void set(std::span<std::uint8_t, kSegmentBytes> segment, std::span<const std::uint8_t> key);
+  static bool test(std::span<const std::uint8_t, kSegmentBytes> segment, std::span<const std::uint8_t> key);
+
+  explicit RunFilter(std::int64_t rows)
+      : segments_(segments_for(rows)), bits_(static_cast<std::size_t>(segments_) * kSegmentBytes) {}
+  bool may_hold(std::span<const std::uint8_t> key) const;
+  std::span<std::uint8_t, kSegmentBytes> segment(std::int64_t n) {
+    return std::span<std::uint8_t, kSegmentBytes>(bits_.data() + static_cast<std::size_t>(n) * kSegmentBytes,
+                                                  kSegmentBytes);
+  }
+  std::int64_t segments() const { return segments_; }
+  std::size_t bytes() const { return bits_.size(); }
+
+ private:
+  std::int64_t segments_;
+  std::vector<std::uint8_t> bits_;
+};
+
+// The filters of one table's runs, kept in memory across transactions by a writer that looks
+// up many keys (ingest: Ledger::cache_replay_filters). A run's filter never changes once it is
+// complete and gens are never reused, so a cached filter stays valid for as long as its run is
+// listed; refresh() re-reads the run list and loads the filters of new runs.
+class RunFilterCache {
+ public:
+  // Filters beyond this many bytes are not loaded and their runs are always sought, so memory
+  // stays bounded: 64 MiB holds the filters of about 53 million keys.
+  explicit RunFilterCache(std::size_t budget_bytes = std::size_t{64} << 20) : budget_bytes_(budget_bytes) {}
+
+  struct Run {
+    std::int64_t gen;
+    std::int64_t rows;
+    std::shared_ptr<const RunFilter> filter;  // null: seek the run for every key
+  };
+  // Inside a transaction (the list is then the one every lookup of it must see).
+  void refresh(sql::Database& db, const std::string& table);
+  const std::vector<Run>& runs() const { return runs_; }
+
+ private:
+  std::size_t budget_bytes_;
+  std::vector<Run> runs_;
+};
 
 class HashRuns {
  public:
@@ -50,16 +115,29 @@ class HashRuns {
 
   // `table` and `key_column` are schema names (record_ids/id, replay_tags/tag), never input.
   // Tests pass a small Tuning to exercise merges; every writer of a ledger uses the default.
-  HashRuns(sql::Database& db, const char* table, const char* key_column, Tuning tuning);
+  // With `filters` (replay_tags only), find() consults the cached filters and seeks only the
+  // runs that may hold the key; the cache is refreshed by maintain(), which the Appender calls
+  // when its transaction starts.
+  HashRuns(sql::Database& db, const char* table, const char* key_column, Tuning tuning,
+           RunFilterCache* filters = nullptr);
   HashRuns(sql::Database& db, const char* table, const char* key_column) : HashRuns(db, table, key_column, Tuning{}) {}
+  // Whether runs of this table keep filters (see above).
+  static bool keeps_filters(std::string_view table) { return table == "replay_tags"; }
 
   // Inside a write transaction. Seals and merges runs when the open run is full.
   void insert(std::span<const std::uint8_t> key, std::uint64_t index);
   std::optional<std::uint64_t> find(std::span<const std::uint8_t> key);
+  // Runs find() has sought so far, with filters: what the filters save (tests, benchmarks).
+  std::uint64_t runs_sought() const { return runs_sought_; }
   // Leaf indexes of keys in [low, high], at most `limit` of them (in no particular order).
   std::vector<std::uint64_t> range(std::span<const std::uint8_t> low, std::span<const std::uint8_t> high, int limit);
   // Every (key, idx) row of the live runs, in no particular order: what lookups can see.
   sql::Statement entries();
+  // Every (key, idx) of the live runs, as entries() gives them, with the run's gen and whether
+  // its filter holds the key (true for a run without a complete filter). A key its filter
+  // lacks would be a replay that ingest reports as new; verify looks for them.
+  void scan(const std::function<void(std::span<const std::uint8_t> key, std::uint64_t idx, std::int64_t gen,
+                                     bool filter_holds)>& visit);
   // Removes the key from every run (erasure); inside a write transaction.
   void erase(std::span<const std::uint8_t> key);
   // Advances a sliced merge, seals the open run if it is full and merges runs by the
@@ -68,6 +146,9 @@ class HashRuns {
   void maintain();
 
  private:
+  void maintain_runs();
+  // Writes the filter of a sealed run from its keys and marks it complete.
+  void write_filter_of(std::int64_t gen, std::int64_t rows);
   struct Merge {
     std::int64_t target;
     std::int64_t low;
@@ -88,6 +169,10 @@ class HashRuns {
   Tuning tuning_;
   sql::Statement insert_;
   sql::Statement find_;
+  RunFilterCache* filters_;
+  std::optional<sql::Statement> find_in_run_;       // with filters: one (gen, key) seek
+  std::optional<sql::Statement> find_in_open_run_;  // ... and the open run's, with the largest gen
+  std::uint64_t runs_sought_ = 0;
   std::int64_t inserts_since_check_ = 0;
 };
 

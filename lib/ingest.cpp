@@ -94,6 +94,7 @@ struct Ingestor::Impl {
   Impl(Ledger& l, const SigningKey& g, const DataKey& d, IngestOptions o, IngestEvents e)
       : ledger(l), gateway(g), data_key(d), options(std::move(o)), events(std::move(e)) {
     gateway_key_id = gateway.identity().key_id();
+    ledger.cache_replay_filters();                     // every accepted reading looks its replay tag up
     sealing = privacy::owner_key(ledger).has_value();  // what PayloadSealer::enabled() will say
     if (options.atomic) {
       spool = std::tmpfile();

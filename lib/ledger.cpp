@@ -162,6 +162,14 @@ DROP INDEX payloads_replay;
     R"sql(
 CREATE TABLE hash_run_merges(tbl TEXT PRIMARY KEY, target INTEGER NOT NULL, low INTEGER NOT NULL, high INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
+    // 10: Bloom filters of the replay-tag runs (lib/hash_runs.hpp), so that ingest seeks only
+    // the runs that may hold a reading's tag. Runs sealed before this have none and are sought
+    // as before until a merge takes them in.
+    R"sql(
+ALTER TABLE hash_runs ADD COLUMN filtered INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE hash_run_filters(tbl TEXT NOT NULL, gen INTEGER NOT NULL, segment INTEGER NOT NULL, bits BLOB NOT NULL,
+  PRIMARY KEY(tbl, gen, segment)) WITHOUT ROWID;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 static_assert(kMigrationCount == kSchemaVersion);
@@ -578,7 +586,7 @@ Ledger::Appender::Appender(Ledger& ledger)
       insert_node_(ledger.db_->prepare("INSERT INTO nodes(key, hash) VALUES (?, ?)")),
       insert_payload_(ledger.db_->prepare("INSERT INTO payloads(idx, salt, reading, replay_tag) VALUES (?, ?, ?, ?)")),
       record_ids_(*ledger.db_, "record_ids", "id"),
-      replay_tags_(*ledger.db_, "replay_tags", "tag") {
+      replay_tags_(*ledger.db_, "replay_tags", "tag", HashRuns::Tuning{}, ledger.replay_filters_.get()) {
   frontier_ = merkle::Frontier::load(ledger.size(), ledger.hash_getter());
   record_ids_.maintain();
   replay_tags_.maintain();

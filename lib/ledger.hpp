@@ -35,7 +35,7 @@
 
 namespace medtrail {
 
-inline constexpr int kSchemaVersion = 9;
+inline constexpr int kSchemaVersion = 10;
 inline constexpr int kEnvelopeVersion = 1;
 inline constexpr int kBlockVersion = 1;
 
@@ -121,6 +121,12 @@ class Ledger {
   std::optional<Identity> identity_by_key_id(const std::string& key_id);  // indexed: O(log n)
   merkle::HashGetter hash_getter();
 
+  // From now on, Appenders of this ledger look replay tags up through the runs' filters, held
+  // in memory across transactions (lib/hash_runs.hpp): for writers that look up many tags.
+  void cache_replay_filters() {
+    if (!replay_filters_) replay_filters_ = std::make_unique<RunFilterCache>();
+  }
+
   // Appends records inside an open write transaction, keeping stored hashes up to date.
   class Appender {
    public:
@@ -179,6 +185,7 @@ class Ledger {
   std::string origin_;
   std::string data_key_id_;
   std::unique_ptr<ReadingSource> reading_source_;  // heap: SQLite holds its address across moves
+  std::unique_ptr<RunFilterCache> replay_filters_;
 };
 
 LeafRow read_leaf_row(sql::Statement& stmt, int first_column);

@@ -196,11 +196,23 @@ struct MapDigest {
   bool operator==(const MapDigest&) const = default;
 };
 
-// The map a run table holds, as its lookups see it (rows of live runs only).
-MapDigest digest_of_runs(Ledger& ledger, const char* table, const char* key_column) {
-  MapDigest out;
-  auto rows = HashRuns(ledger.db(), table, key_column).entries();
-  while (rows.step()) out.add(MapDigest::entry(rows.blob(0), static_cast<std::uint64_t>(rows.integer(1))));
+// The map a run table holds, as its lookups see it (rows of live runs only), and the keys
+// that their run's filter lacks (replay tags): at most a few of those, and how many.
+struct RunsContent {
+  MapDigest map;
+  std::uint64_t filter_misses = 0;
+  std::vector<std::string> first_misses;
+};
+RunsContent content_of_runs(Ledger& ledger, const char* table, const char* key_column) {
+  RunsContent out;
+  HashRuns(ledger.db(), table, key_column)
+      .scan([&](std::span<const std::uint8_t> key, std::uint64_t idx, std::int64_t gen, bool filter_holds) {
+        out.map.add(MapDigest::entry(key, idx));
+        if (filter_holds) return;
+        if (++out.filter_misses <= 3)
+          out.first_misses.push_back("tag " + to_hex(key) + " of record " + std::to_string(idx) + " (run " +
+                                     std::to_string(gen) + ")");
+      });
   return out;
 }
 
@@ -726,7 +738,15 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
   // The id and replay-tag runs are indexes too: they must map exactly the log's ids and the
   // stored payloads' tags, or prove could not find a record and a replay would pass as new.
   auto runs_check = [&](const char* table, const char* key_column, const MapDigest& logged, const char* what) {
-    auto stored = digest_of_runs(ledger, table, key_column);
+    auto content = content_of_runs(ledger, table, key_column);
+    if (content.filter_misses > 0) {
+      std::string examples;
+      for (const auto& e : content.first_misses) examples += (examples.empty() ? "" : ", ") + e;
+      report(finding("replay_filter", "the filters of the " + std::string(table) + " runs lack " +
+                                          std::to_string(content.filter_misses) + " of their keys (" + examples +
+                                          "): ingest would take replays of those readings as new"));
+    }
+    const auto& stored = content.map;
     if (stored == logged) return;
     report(finding(std::string(table) == "record_ids" ? "id_index" : "replay_index",
                    std::string("the ") + table + " runs map " + std::to_string(stored.count) + " " + what +

@@ -53,9 +53,9 @@ tamper() {
   check "$name is reported as $finding" grep -q "\"finding\":\"$finding\"" out.txt
 }
 
-# SQL that takes a current ledger back to schema 7 (before migrations 8 and 9's sorted id and
+# SQL that takes a current ledger back to schema 7 (before migrations 8 to 10: the sorted id and
 # replay runs); the downgrade tests of older schemas start with it.
-UNDO_SCHEMA_8="DROP TABLE hash_run_merges; DROP TABLE hash_runs; DROP TABLE record_ids; DROP TABLE replay_tags;
+UNDO_SCHEMA_8="DROP TABLE hash_run_filters; DROP TABLE hash_run_merges; DROP TABLE hash_runs; DROP TABLE record_ids; DROP TABLE replay_tags;
   CREATE INDEX leaves_id ON leaves(id); CREATE UNIQUE INDEX payloads_replay ON payloads(replay_tag);"
 
 finish() {

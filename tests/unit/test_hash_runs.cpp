@@ -185,3 +185,125 @@ TEST_CASE("large merges run in slices and every key stays in exactly one live ru
   stray.step();
   CHECK(stray.integer(0) == 0);
 }
+
+namespace {
+
+std::int64_t filtered_runs(RunsDb& t) {
+  auto stmt = t.db().prepare("SELECT count(*) FROM hash_runs WHERE tbl = 'replay_tags' AND filtered = 1");
+  stmt.step();
+  return stmt.integer(0);
+}
+
+std::uint64_t filter_misses(RunsDb& t) {
+  std::uint64_t misses = 0;
+  HashRuns(t.db(), "replay_tags", "tag").scan([&](auto, auto, auto, bool holds) { misses += holds ? 0 : 1; });
+  return misses;
+}
+
+}  // namespace
+
+TEST_CASE("replay-tag runs keep filters that hold every key, so an absent tag costs about one seek", "[hash_runs]") {
+  RunsDb t;
+  constexpr std::uint64_t total = 7 * HashRuns::kOpenRunRows + 500;
+  RunFilterCache cache;
+  {
+    sql::WriteTransaction tx(t.db());
+    HashRuns runs(t.db(), "replay_tags", "tag", HashRuns::Tuning{}, &cache);
+    runs.maintain();
+    for (std::uint64_t i = 0; i < total; ++i) runs.insert(key_of(i), i);
+    runs.maintain();
+    tx.commit();
+  }
+  // 7 runs' worth merge into 4 + 2 + 1 sealed runs, each with a complete filter; the open run has none.
+  REQUIRE(t.runs("replay_tags").size() == 4);
+  CHECK(filtered_runs(t) == 3);
+  CHECK(filter_misses(t) == 0);
+  // Record ids keep no filters.
+  auto id_filters = t.db().prepare("SELECT count(*) FROM hash_run_filters WHERE tbl <> 'replay_tags'");
+  id_filters.step();
+  CHECK(id_filters.integer(0) == 0);
+
+  sql::WriteTransaction tx(t.db());
+  HashRuns filtered(t.db(), "replay_tags", "tag", HashRuns::Tuning{}, &cache);
+  filtered.maintain();
+  HashRuns plain(t.db(), "replay_tags", "tag");
+  for (std::uint64_t i = 0; i < total; i += 41) {
+    REQUIRE(filtered.find(key_of(i)) == std::optional<std::uint64_t>(i));
+    REQUIRE(plain.find(key_of(i)) == std::optional<std::uint64_t>(i));
+  }
+  // Absent tags: the open run is always sought; each filter lets through about 0.8% (10 bits
+  // per key, six probes), so three filters pass about 2.5% more.
+  auto before = filtered.runs_sought();
+  constexpr std::uint64_t absent = 4000;
+  for (std::uint64_t i = 0; i < absent; ++i) REQUIRE(filtered.find(key_of(total + i)) == std::nullopt);
+  auto per_lookup = static_cast<double>(filtered.runs_sought() - before) / absent;
+  CHECK(per_lookup >= 1.0);
+  CHECK(per_lookup < 1.08);
+}
+
+TEST_CASE("filtered lookups stay exact through sliced merges, erasure and another writer's merges", "[hash_runs]") {
+  RunsDb t;
+  const HashRuns::Tuning tuning{.open_run_rows = 64, .sliced_merge_rows = 512, .merge_slices = 8};
+  RunFilterCache cache;
+  constexpr std::uint64_t total = 12000;
+  std::uint64_t inserted = 0;
+  bool saw_merge_in_progress = false;
+  while (inserted < total) {
+    sql::WriteTransaction tx(t.db());
+    HashRuns runs(t.db(), "replay_tags", "tag", tuning, &cache);
+    runs.maintain();
+    // In half the commits a second object on the connection inserts the last 100 keys, and so
+    // seals and merges runs behind the cached list's back.
+    HashRuns other(t.db(), "replay_tags", "tag", tuning);
+    for (std::uint64_t end = std::min(total, inserted + 700); inserted < end; ++inserted)
+      (inserted / 700 % 2 == 1 && inserted % 700 >= 600 ? other : runs).insert(key_of(inserted), inserted);
+    if (inserted == 7000) runs.erase(key_of(5000));
+    for (std::uint64_t i = 0; i < inserted; i += 53)
+      REQUIRE(runs.find(key_of(i)) == (i == 5000 && inserted >= 7000 ? std::nullopt : std::optional<std::uint64_t>(i)));
+    for (std::uint64_t i = 0; i < 50; ++i) REQUIRE(runs.find(key_of(total + i)) == std::nullopt);
+    auto merges = t.db().prepare("SELECT count(*) FROM hash_run_merges WHERE tbl = 'replay_tags'");
+    merges.step();
+    saw_merge_in_progress = saw_merge_in_progress || merges.integer(0) == 1;
+    merges.reset();
+    tx.commit();
+    REQUIRE(filter_misses(t) == 0);
+  }
+  CHECK(saw_merge_in_progress);
+  CHECK(filtered_runs(t) >= 3);
+  // Filters of runs merged away are gone with them.
+  auto stray = t.db().prepare(
+      "SELECT count(*) FROM hash_run_filters WHERE gen NOT IN (SELECT gen FROM hash_runs WHERE tbl = 'replay_tags')");
+  stray.step();
+  CHECK(stray.integer(0) == 0);
+}
+
+TEST_CASE("a damaged filter is found by scan, and is what would let a replay through", "[hash_runs]") {
+  RunsDb t;
+  RunFilterCache cache;  // as ingest holds it
+  {
+    sql::WriteTransaction tx(t.db());
+    HashRuns runs(t.db(), "replay_tags", "tag", HashRuns::Tuning{}, &cache);
+    for (std::uint64_t i = 0; i < HashRuns::kOpenRunRows + 10; ++i) runs.insert(key_of(i), i);
+    runs.maintain();
+    tx.commit();
+  }
+  REQUIRE(filtered_runs(t) == 1);
+  // Clear one segment: the keys in it are no longer held.
+  t.db().exec("UPDATE hash_run_filters SET bits = zeroblob(4096) WHERE segment = 3");
+  std::vector<std::uint64_t> missed;
+  HashRuns(t.db(), "replay_tags", "tag").scan([&](auto, std::uint64_t idx, auto, bool holds) {
+    if (!holds) missed.push_back(idx);
+  });
+  REQUIRE(!missed.empty());
+  // One segment's worth: 32,768 keys in 10 segments.
+  CHECK(missed.size() > 2500);
+  CHECK(missed.size() < 4000);
+  // A writer that loads the filters now (a cache loaded earlier still holds the old bits).
+  RunFilterCache fresh;
+  sql::WriteTransaction tx(t.db());
+  HashRuns filtered(t.db(), "replay_tags", "tag", HashRuns::Tuning{}, &fresh);
+  filtered.maintain();
+  CHECK(filtered.find(key_of(missed.front())) == std::nullopt);
+  CHECK(HashRuns(t.db(), "replay_tags", "tag").find(key_of(missed.front())) ==
+        std::optional<std::uint64_t>(missed.front()));
+}
