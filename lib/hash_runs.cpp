@@ -40,6 +40,20 @@ std::array<std::uint32_t, 6> probes_of(std::span<const std::uint8_t> key) {
   return out;
 }
 
+constexpr const char* kLoadSegment = "SELECT bits FROM hash_run_filters WHERE tbl = ? AND gen = ? AND segment = ?";
+
+// Reads one stored filter segment into `bits` with a kLoadSegment statement; an absent or
+// malformed one holds nothing.
+void read_segment(sql::Statement& load, const std::string& table, std::int64_t gen, std::int64_t segment,
+                  std::span<std::uint8_t, RunFilter::kSegmentBytes> bits) {
+  load.bind(1, table).bind(2, gen).bind(3, segment);
+  if (load.step() && load.blob(0).size() == bits.size())
+    std::ranges::copy(load.blob(0), bits.begin());
+  else
+    std::ranges::fill(bits, std::uint8_t{0});
+  load.reset();
+}
+
 // Writes a run's filter segment by segment as keys arrive (in key order, so each segment is
 // loaded and stored once per call site; a sliced merge continues a segment a previous slice
 // began, so an existing segment is read back first).
@@ -49,14 +63,15 @@ class FilterWriter {
       : table_(table),
         gen_(gen),
         segments_(RunFilter::segments_for(rows)),
-        load_(db.prepare("SELECT bits FROM hash_run_filters WHERE tbl = ? AND gen = ? AND segment = ?")),
+        load_(db.prepare(kLoadSegment)),
         store_(db.prepare("INSERT OR REPLACE INTO hash_run_filters(tbl, gen, segment, bits) VALUES (?, ?, ?, ?)")) {}
 
   void add(std::span<const std::uint8_t> key) {
     auto segment = RunFilter::segment_of(key, segments_);
     if (segment != current_) {
       flush();
-      open(segment);
+      read_segment(load_, table_, gen_, segment, bits_);
+      current_ = segment;
     }
     RunFilter::set(bits_, key);
   }
@@ -67,16 +82,6 @@ class FilterWriter {
   }
 
  private:
-  void open(std::int64_t segment) {
-    load_.bind(1, table_).bind(2, gen_).bind(3, segment);
-    if (load_.step() && load_.blob(0).size() == bits_.size())
-      std::ranges::copy(load_.blob(0), bits_.begin());
-    else
-      bits_.fill(0);
-    load_.reset();
-    current_ = segment;
-  }
-
   const std::string& table_;
   std::int64_t gen_;
   std::int64_t segments_;
@@ -128,8 +133,7 @@ bool RunFilter::test(std::span<const std::uint8_t, kSegmentBytes> segment, std::
 }
 
 bool RunFilter::may_hold(std::span<const std::uint8_t> key) const {
-  auto n = static_cast<std::size_t>(segment_of(key, segments_));
-  return test(std::span<const std::uint8_t, kSegmentBytes>(bits_.data() + n * kSegmentBytes, kSegmentBytes), key);
+  return test(segment(segment_of(key, segments_)), key);
 }
 
 void RunFilterCache::refresh(sql::Database& db, const std::string& table) {
@@ -189,36 +193,24 @@ void HashRuns::insert(std::span<const std::uint8_t> key, std::uint64_t index) {
 
 std::optional<std::uint64_t> HashRuns::find(std::span<const std::uint8_t> key) {
   if (filters_) {
-    // The open run (the largest gen) is sought first, in a statement that also reads the
-    // current largest gen: a seal or merge by any other object on this connection creates a
-    // larger one, and the cached list is then read again before it is trusted.
-    auto& open = *find_in_open_run_;
-    for (int attempt = 0;; ++attempt) {
-      const auto& runs = filters_->runs();
-      std::int64_t open_gen = runs.empty() ? -1 : runs.front().gen;
-      open.bind(1, open_gen).bind_blob(2, key);
-      open.step();
-      bool current = !open.is_null(0) && open.integer(0) == open_gen;
-      std::optional<std::uint64_t> found;
-      if (current && !open.is_null(1)) found = static_cast<std::uint64_t>(open.integer(1));
-      open.reset();
-      if (!current && attempt == 0) {
-        filters_->refresh(db_, table_);
-        continue;
-      }
+    auto in_open_run = find_in_cached_open_run(key);
+    if (!in_open_run) {
+      filters_->refresh(db_, table_);
+      in_open_run = find_in_cached_open_run(key);
+      if (!in_open_run) return std::nullopt;  // no runs at all (a ledger not yet migrated)
+    }
+    ++runs_sought_;
+    if (*in_open_run) return *in_open_run;
+    const auto& runs = filters_->runs();
+    for (std::size_t i = 1; i < runs.size(); ++i) {
+      if (runs[i].filter && !runs[i].filter->may_hold(key)) continue;
       ++runs_sought_;
+      auto& seek = *find_in_run_;
+      seek.bind(1, runs[i].gen).bind_blob(2, key);
+      std::optional<std::uint64_t> found;
+      if (seek.step()) found = static_cast<std::uint64_t>(seek.integer(0));
+      seek.reset();
       if (found) return found;
-      if (!current) break;  // no runs at all (a ledger not yet migrated): nothing to find
-      for (std::size_t i = 1; i < runs.size(); ++i) {
-        if (runs[i].filter && !runs[i].filter->may_hold(key)) continue;
-        ++runs_sought_;
-        auto& seek = *find_in_run_;
-        seek.bind(1, runs[i].gen).bind_blob(2, key);
-        if (seek.step()) found = static_cast<std::uint64_t>(seek.integer(0));
-        seek.reset();
-        if (found) return found;
-      }
-      return std::nullopt;
     }
     return std::nullopt;
   }
@@ -246,6 +238,21 @@ sql::Statement HashRuns::entries() {
                          .c_str());
 }
 
+std::optional<std::optional<std::uint64_t>> HashRuns::find_in_cached_open_run(std::span<const std::uint8_t> key) {
+  // A seal or merge by any other object on this connection, or by another process, creates a
+  // gen larger than every cached one, so comparing the newest gen is enough.
+  const auto& runs = filters_->runs();
+  const std::int64_t open_gen = runs.empty() ? -1 : runs.front().gen;
+  auto& open = *find_in_open_run_;
+  open.bind(1, open_gen).bind_blob(2, key);
+  open.step();
+  std::optional<std::optional<std::uint64_t>> out;
+  if (!open.is_null(0) && open.integer(0) == open_gen)
+    out = open.is_null(1) ? std::nullopt : std::optional<std::uint64_t>(static_cast<std::uint64_t>(open.integer(1)));
+  open.reset();
+  return out;
+}
+
 void HashRuns::scan(
     const std::function<void(std::span<const std::uint8_t>, std::uint64_t, std::int64_t, bool)>& visit) {
   // The CROSS JOIN yields each run's rows together and in key order, so the filter is read
@@ -253,7 +260,7 @@ void HashRuns::scan(
   auto rows = db_.prepare(named("SELECT r.gen, r.rows, r.filtered, t.KEY, t.idx FROM hash_runs r "
                                 "CROSS JOIN TABLE t ON t.gen = r.gen WHERE r.tbl = 'TABLE'")
                               .c_str());
-  auto load = db_.prepare("SELECT bits FROM hash_run_filters WHERE tbl = ? AND gen = ? AND segment = ?");
+  auto load = db_.prepare(kLoadSegment);
   std::array<std::uint8_t, RunFilter::kSegmentBytes> segment_bits{};
   std::int64_t gen = -1, segments = 0, segment = -1;
   bool filtered = false;
@@ -268,12 +275,7 @@ void HashRuns::scan(
     bool holds = true;
     if (filtered) {
       if (auto wanted = RunFilter::segment_of(key, segments); wanted != segment) {
-        load.bind(1, table_).bind(2, gen).bind(3, wanted);
-        if (load.step() && load.blob(0).size() == segment_bits.size())
-          std::ranges::copy(load.blob(0), segment_bits.begin());
-        else
-          segment_bits.fill(0);  // absent or malformed: holds nothing
-        load.reset();
+        read_segment(load, table_, gen, wanted, segment_bits);
         segment = wanted;
       }
       holds = RunFilter::test(segment_bits, key);
@@ -367,8 +369,7 @@ bool HashRuns::merge_step(const Merge& merge, std::int64_t rows) {
   if (filter) filter->flush();
   if (!exhausted) return false;
   if (filter) {
-    auto complete = db_.prepare(named("UPDATE hash_runs SET filtered = 1 WHERE tbl = 'TABLE' AND gen = ?").c_str());
-    complete.bind(1, merge.target).run();
+    mark_filter_complete(merge.target);
     auto drop_filters = db_.prepare(
         named("DELETE FROM hash_run_filters WHERE tbl = 'TABLE' AND gen BETWEEN ? AND ? AND gen <> ?").c_str());
     drop_filters.bind(1, merge.low).bind(2, merge.high).bind(3, merge.target).run();
@@ -392,6 +393,10 @@ void HashRuns::write_filter_of(std::int64_t gen, std::int64_t rows) {
   keys.bind(1, gen);
   while (keys.step()) filter.add(keys.blob(0));
   filter.flush();
+  mark_filter_complete(gen);
+}
+
+void HashRuns::mark_filter_complete(std::int64_t gen) {
   auto complete = db_.prepare(named("UPDATE hash_runs SET filtered = 1 WHERE tbl = 'TABLE' AND gen = ?").c_str());
   complete.bind(1, gen).run();
 }

@@ -66,6 +66,10 @@ class RunFilter {
     return std::span<std::uint8_t, kSegmentBytes>(bits_.data() + static_cast<std::size_t>(n) * kSegmentBytes,
                                                   kSegmentBytes);
   }
+  std::span<const std::uint8_t, kSegmentBytes> segment(std::int64_t n) const {
+    return std::span<const std::uint8_t, kSegmentBytes>(bits_.data() + static_cast<std::size_t>(n) * kSegmentBytes,
+                                                        kSegmentBytes);
+  }
   std::int64_t segments() const { return segments_; }
   std::size_t bytes() const { return bits_.size(); }
 
@@ -149,6 +153,10 @@ class HashRuns {
   void maintain_runs();
   // Writes the filter of a sealed run from its keys and marks it complete.
   void write_filter_of(std::int64_t gen, std::int64_t rows);
+  void mark_filter_complete(std::int64_t gen);
+  // With filters: seeks the open run for the key, in a statement that also reads the newest
+  // gen; nullopt when that is not the cached list's open run (the list is then stale).
+  std::optional<std::optional<std::uint64_t>> find_in_cached_open_run(std::span<const std::uint8_t> key);
   struct Merge {
     std::int64_t target;
     std::int64_t low;
