@@ -137,12 +137,20 @@ bool RunFilter::may_hold(std::span<const std::uint8_t> key) const {
 }
 
 void RunFilterCache::refresh(sql::Database& db, const std::string& table) {
-  auto list = db.prepare("SELECT gen, rows, filtered FROM hash_runs WHERE tbl = ? ORDER BY gen DESC");
+  auto list = db.prepare(
+      "SELECT r.gen, r.rows, r.filtered, m.low, m.high FROM hash_runs r "
+      "LEFT JOIN hash_run_merges m ON m.tbl = r.tbl AND m.target = r.gen WHERE r.tbl = ? ORDER BY r.gen DESC");
   list.bind(1, table);
   std::vector<Run> fresh;
   std::vector<std::size_t> to_load;  // runs with a complete filter not yet cached
+  struct Merging {
+    std::size_t target;
+    std::int64_t low, high;
+  };
+  std::vector<Merging> merging;
   while (list.step()) {
-    Run run{list.integer(0), list.integer(1), nullptr};
+    Run run{list.integer(0), list.integer(1), nullptr, std::nullopt};
+    if (!list.is_null(3)) merging.push_back({fresh.size(), list.integer(3), list.integer(4)});
     bool complete = list.integer(2) == 1;
     auto cached = std::ranges::find(runs_, run.gen, &Run::gen);
     if (complete && cached != runs_.end() && cached->filter)
@@ -162,7 +170,29 @@ void RunFilterCache::refresh(sql::Database& db, const std::string& table) {
     fresh[i].filter = load_filter(db, table, fresh[i].gen, fresh[i].rows);
     used += bytes;
   }
+  // A merge's sources are older than its target, and never targets themselves (the binary
+  // rule does not take a run that is being filled).
+  for (const auto& m : merging) {
+    auto& sources = fresh[m.target].sources.emplace();
+    for (std::size_t i = m.target + 1; i < fresh.size(); ++i)
+      if (fresh[i].gen >= m.low && fresh[i].gen <= m.high) sources.push_back(i);
+  }
   runs_ = std::move(fresh);
+}
+
+const std::vector<std::size_t>& RunFilterCache::runs_to_seek(std::span<const std::uint8_t> key) {
+  may_hold_.assign(runs_.size(), 0);
+  for (std::size_t i = 1; i < runs_.size(); ++i)
+    if (!runs_[i].sources) may_hold_[i] = !runs_[i].filter || runs_[i].filter->may_hold(key);
+  // Every key of a merge target came from one of its sources, which stay listed until the
+  // commit that ends the merge (and a list read before that still holds their filters).
+  for (std::size_t i = 1; i < runs_.size(); ++i)
+    if (runs_[i].sources)
+      may_hold_[i] = std::ranges::any_of(*runs_[i].sources, [&](std::size_t s) { return may_hold_[s] != 0; });
+  to_seek_.clear();
+  for (std::size_t i = 1; i < runs_.size(); ++i)
+    if (may_hold_[i]) to_seek_.push_back(i);
+  return to_seek_;
 }
 
 HashRuns::HashRuns(sql::Database& db, const char* table, const char* key_column, Tuning tuning, RunFilterCache* filters)
@@ -202,8 +232,7 @@ std::optional<std::uint64_t> HashRuns::find(std::span<const std::uint8_t> key) {
     ++runs_sought_;
     if (*in_open_run) return *in_open_run;
     const auto& runs = filters_->runs();
-    for (std::size_t i = 1; i < runs.size(); ++i) {
-      if (runs[i].filter && !runs[i].filter->may_hold(key)) continue;
+    for (auto i : filters_->runs_to_seek(key)) {
       ++runs_sought_;
       auto& seek = *find_in_run_;
       seek.bind(1, runs[i].gen).bind_blob(2, key);
@@ -387,6 +416,12 @@ void HashRuns::maintain() {
   if (filters_) filters_->refresh(db_, table_);
 }
 
+void HashRuns::seal_run(std::int64_t gen, std::int64_t rows) {
+  auto seal = db_.prepare(named("UPDATE hash_runs SET rows = ? WHERE tbl = 'TABLE' AND gen = ?").c_str());
+  seal.bind(1, rows).bind(2, gen).run();
+  if (keeps_filters(table_)) write_filter_of(gen, rows);
+}
+
 void HashRuns::write_filter_of(std::int64_t gen, std::int64_t rows) {
   FilterWriter filter(db_, table_, gen, rows);
   auto keys = db_.prepare(named("SELECT KEY FROM TABLE WHERE gen = ? ORDER BY KEY").c_str());
@@ -437,9 +472,7 @@ void HashRuns::maintain_runs() {
   auto add_run = db_.prepare(named("INSERT INTO hash_runs(tbl, gen, rows) VALUES ('TABLE', ?, ?)").c_str());
   if (taken == 1) {
     // Only the open run is full: seal it where it is.
-    auto seal = db_.prepare(named("UPDATE hash_runs SET rows = ? WHERE tbl = 'TABLE' AND gen = ?").c_str());
-    seal.bind(1, open_rows).bind(2, newest).run();
-    if (keeps_filters(table_)) write_filter_of(newest, open_rows);
+    seal_run(newest, open_rows);
   } else {
     // Runs taken are the newest ones, so their gens are [oldest, newest]. The merged run gets
     // a gen above all of them and is written in key order: appends, not random inserts.
@@ -449,6 +482,9 @@ void HashRuns::maintain_runs() {
     if (started.rows < tuning_.sliced_merge_rows) {
       merge_step(started, std::numeric_limits<std::int64_t>::max());
     } else {
+      // The open run becomes a source that outlives this commit: seal it with its filter, so
+      // that lookups need seek the target only for keys a source's filter may hold.
+      seal_run(newest, open_rows);
       auto record = db_.prepare(
           named("INSERT OR REPLACE INTO hash_run_merges(tbl, target, low, high) VALUES ('TABLE', ?, ?, ?)").c_str());
       record.bind(1, started.target).bind(2, started.low).bind(3, started.high).run();

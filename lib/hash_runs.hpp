@@ -30,8 +30,11 @@
 // in hash_run_filters(tbl, gen, segment, bits): 10 bits per key in 4 KiB segments, the segment
 // chosen by the key's leading 32 bits (so keys written in key order fill segments in order),
 // six probes from the next 90 bits. hash_runs.filtered = 1 once a run's filter holds all of
-// its keys; the open run, a merge still under way and runs older than schema 10 have none and
-// are always sought. Erasing a key leaves its bits set: a filter may over-report, never miss.
+// its keys; the open run and runs older than schema 10 have none and are always sought.
+// The target of a merge under way has none yet either, but it only holds keys taken from its
+// sources, whose filters stay until the merge ends (the open run a sliced merge takes is
+// sealed with a filter first): the target is sought only when a source's filter may hold the
+// key. Erasing a key leaves its bits set: a filter may over-report, never miss.
 // Record ids keep no filters: they are looked up a few at a time by commands that would have to
 // load the filters for each lookup.
 #pragma once
@@ -92,7 +95,13 @@ class RunFilterCache {
     std::int64_t gen;
     std::int64_t rows;
     std::shared_ptr<const RunFilter> filter;  // null: seek the run for every key
+    // The target of a merge under way: the positions in runs() of its sources.
+    std::optional<std::vector<std::size_t>> sources;
   };
+  // The positions in runs(), after the open run (0), of the runs a lookup of `key` must seek,
+  // newest first: those without a filter and those whose filter may hold the key, and a merge
+  // target when one of its sources is either. Each filter is probed once.
+  const std::vector<std::size_t>& runs_to_seek(std::span<const std::uint8_t> key);
   // Inside a transaction (the list is then the one every lookup of it must see).
   void refresh(sql::Database& db, const std::string& table);
   const std::vector<Run>& runs() const { return runs_; }
@@ -100,6 +109,8 @@ class RunFilterCache {
  private:
   std::size_t budget_bytes_;
   std::vector<Run> runs_;
+  std::vector<char> may_hold_;  // scratch of runs_to_seek, one per run
+  std::vector<std::size_t> to_seek_;
 };
 
 class HashRuns {
@@ -113,6 +124,8 @@ class HashRuns {
     // Merges of fewer keys than this finish at once; larger ones are spread over the next
     // maintain() calls (slice_rows), so they end within merge_slices calls (merge_slices *
     // open_run_rows / 8 inserts): too few for the newer runs to need a second large merge.
+    // (Spreading every merge evenly over the inserts until the next one of its size, several
+    // at once, was tried and was 19% slower at 10^7: bench/README.md.)
     std::int64_t sliced_merge_rows = 16 * kOpenRunRows;
     std::int64_t merge_slices = 64;
   };
@@ -151,6 +164,8 @@ class HashRuns {
 
  private:
   void maintain_runs();
+  // Records a full open run's size and writes its filter (the caller adds the next open run).
+  void seal_run(std::int64_t gen, std::int64_t rows);
   // Writes the filter of a sealed run from its keys and marks it complete.
   void write_filter_of(std::int64_t gen, std::int64_t rows);
   void mark_filter_complete(std::int64_t gen);
