@@ -185,13 +185,14 @@ const std::vector<std::size_t>& RunFilterCache::runs_to_seek(std::span<const std
   for (std::size_t i = 1; i < runs_.size(); ++i)
     if (!runs_[i].sources) may_hold_[i] = !runs_[i].filter || runs_[i].filter->may_hold(key);
   // Every key of a merge target came from one of its sources, which stay listed until the
-  // commit that ends the merge (and a list read before that still holds their filters).
-  for (std::size_t i = 1; i < runs_.size(); ++i)
+  // commit that ends the merge (and a list read before that still holds their filters);
+  // sources are never targets, so their answers above are final.
+  to_seek_.clear();
+  for (std::size_t i = 1; i < runs_.size(); ++i) {
     if (runs_[i].sources)
       may_hold_[i] = std::ranges::any_of(*runs_[i].sources, [&](std::size_t s) { return may_hold_[s] != 0; });
-  to_seek_.clear();
-  for (std::size_t i = 1; i < runs_.size(); ++i)
     if (may_hold_[i]) to_seek_.push_back(i);
+  }
   return to_seek_;
 }
 
