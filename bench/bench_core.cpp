@@ -681,6 +681,22 @@ double round_to(double v, int digits) {
   return std::round(v * scale) / scale;
 }
 
+// The least-squares slope of ys against 0, 1, 2, ..., in % of their mean: how much the rate
+// changes per step. 0 for fewer than two points or a zero mean.
+double trend_percent_per_step(const std::vector<double>& ys) {
+  const auto n = static_cast<double>(ys.size());
+  if (ys.size() < 2) return 0;
+  double mean_x = (n - 1) / 2, mean_y = 0;
+  for (double y : ys) mean_y += y / n;
+  double covariance = 0, variance = 0;
+  for (std::size_t i = 0; i < ys.size(); ++i) {
+    double dx = static_cast<double>(i) - mean_x;
+    covariance += dx * (ys[i] - mean_y);
+    variance += dx * dx;
+  }
+  return mean_y == 0 ? 0 : covariance / variance / mean_y * 100;
+}
+
 // Mean and percentiles of microsecond samples.
 json latency_stats(std::vector<double> v) {
   if (v.empty()) return json::object();
@@ -923,6 +939,18 @@ int run_scale(const Args& args, const std::string& input_path, const std::string
 
   out["accepted"] = accepted;
   out["ingest_windows"] = windows;
+  // Whether ingest falls as the ledger grows, as one number that a single slow window does not
+  // decide: the least-squares slope of the per-window rates, in % of their mean per window.
+  // From the 2nd window too: the 1st, on a ledger that starts empty, has been faster in every run.
+  json trend = json::object();
+  for (const char* rate : {"records_per_s", "records_per_cpu_s"}) {
+    std::vector<double> rates;
+    for (const auto& w : windows) rates.push_back(w[rate].get<double>());
+    std::vector<double> after_first(rates.begin() + (rates.empty() ? 0 : 1), rates.end());
+    trend[rate] = {{"all_windows_pct_per_window", round_to(trend_percent_per_step(rates), 2)},
+                   {"from_2nd_window_pct_per_window", round_to(trend_percent_per_step(after_first), 2)}};
+  }
+  out["ingest_trend"] = trend;
   out["stages"] = stage_results;
   int status = accepted == input.lines ? 0 : 1;
   bool rss_met = true;
@@ -945,6 +973,13 @@ int run_scale(const Args& args, const std::string& input_path, const std::string
   std::fprintf(stderr, "ingest rec/s per window (baseline %.0f rec/s):", base_rate);
   for (const auto& w : windows) std::fprintf(stderr, " %.0f", w["records_per_s"].get<double>());
   std::fprintf(stderr, "\n");
+  std::fprintf(stderr,
+               "ingest trend, %% of the mean rate per window (wall, per CPU-s): all windows %+.2f, %+.2f; from the 2nd "
+               "%+.2f, %+.2f\n",
+               trend["records_per_s"]["all_windows_pct_per_window"].get<double>(),
+               trend["records_per_cpu_s"]["all_windows_pct_per_window"].get<double>(),
+               trend["records_per_s"]["from_2nd_window_pct_per_window"].get<double>(),
+               trend["records_per_cpu_s"]["from_2nd_window_pct_per_window"].get<double>());
   return status;
 }
 
