@@ -258,9 +258,10 @@ double sys_seconds() {
   return static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6;
 }
 
-// rchar, wchar, syscw from /proc/self/io (zeros when unavailable).
-std::array<std::uint64_t, 3> io_counters() {
-  std::array<std::uint64_t, 3> out{};
+// rchar, wchar, syscw and read_bytes (what was fetched from storage, not the page cache) from
+// /proc/self/io (zeros when unavailable).
+std::array<std::uint64_t, 4> io_counters() {
+  std::array<std::uint64_t, 4> out{};
   std::ifstream in("/proc/self/io");
   std::string key;
   std::uint64_t value = 0;
@@ -268,6 +269,8 @@ std::array<std::uint64_t, 3> io_counters() {
     if (key == "rchar:") out[0] = value;
     else if (key == "wchar:") out[1] = value;
     else if (key == "syscw:") out[2] = value;
+    else if (key == "read_bytes:")
+      out[3] = value;
   }
   return out;
 }
@@ -881,6 +884,8 @@ int run_scale(const Args& args, const std::string& input_path, const std::string
   // reads /proc/self/io twice, which per line cost more than a third of ingest itself. CPU is
   // taken per window instead, minus the stages' in-process work (anchor, proofs).
   double window_cpu_start = cpu_seconds(), window_stage_cpu = 0;
+  // Reads from storage: whether time off the CPU late in the run is the ledger read back from disk.
+  std::uint64_t window_storage_start = io_counters()[3], window_stage_storage = 0;
   auto ingest_timed = [&](auto&& f) {
     auto t0 = Clock::now();
     f();
@@ -905,20 +910,28 @@ int run_scale(const Args& args, const std::string& input_path, const std::string
     }
     if (lines_done % window == 0) {
       window_cpu = cpu_seconds() - window_cpu_start - window_stage_cpu;
+      std::uint64_t storage_reads = io_counters()[3] - window_storage_start - window_stage_storage;
       double rate = per_second(static_cast<double>(window_accepted), window_seconds);
-      json w = {{"up_to_records", lines_done}, {"records", window_accepted}, {"seconds", round_to(window_seconds, 3)},
+      json w = {{"up_to_records", lines_done},
+                {"records", window_accepted},
+                {"seconds", round_to(window_seconds, 3)},
                 {"records_per_s", std::round(rate)},
                 {"records_per_cpu_s", std::round(per_second(static_cast<double>(window_accepted), window_cpu))},
                 {"ratio_to_baseline", round_to(base_rate > 0 ? rate / base_rate : 0, 4)},
-                {"longest_call_s", round_to(window_longest, 3)}};
+                {"longest_call_s", round_to(window_longest, 3)},
+                {"cpu_per_wall", round_to(window_seconds > 0 ? window_cpu / window_seconds : 0, 2)},
+                {"storage_read_mib", round_to(static_cast<double>(storage_reads) / (1 << 20), 1)}};
       windows.push_back(w);
       emit_line({{"ingest_window", w}});
       window_accepted = 0;
       window_seconds = window_cpu = window_longest = window_stage_cpu = 0;
       window_cpu_start = cpu_seconds();
+      window_storage_start = io_counters()[3];
+      window_stage_storage = 0;
     }
     if (!stage_end) return;
     double stage_cpu_start = cpu_seconds();
+    std::uint64_t stage_storage_start = io_counters()[3];
     ++next_stage;
     progress.done(lines_done);
     std::optional<medtrail::Block> block;
@@ -934,6 +947,7 @@ int run_scale(const Args& args, const std::string& input_path, const std::string
     stage_results.push_back(stage);
     emit_line({{"stage", stage}});
     window_stage_cpu += cpu_seconds() - stage_cpu_start;
+    window_stage_storage += io_counters()[3] - stage_storage_start;
   });
   if (ingestor) ingestor->finish();  // lines after the last stage cannot exist (it is the input's end)
 
@@ -972,6 +986,10 @@ int run_scale(const Args& args, const std::string& input_path, const std::string
                  s["cli_verify_all"]["records_per_s"].get<double>(), s["cli_verify_all"]["peak_rss_mib"].get<double>());
   std::fprintf(stderr, "ingest rec/s per window (baseline %.0f rec/s):", base_rate);
   for (const auto& w : windows) std::fprintf(stderr, " %.0f", w["records_per_s"].get<double>());
+  std::fprintf(stderr, "\ningest CPU-s per wall-s per window:");
+  for (const auto& w : windows) std::fprintf(stderr, " %.2f", w["cpu_per_wall"].get<double>());
+  std::fprintf(stderr, "\ningest MiB read from storage per window:");
+  for (const auto& w : windows) std::fprintf(stderr, " %.1f", w["storage_read_mib"].get<double>());
   std::fprintf(stderr, "\n");
   std::fprintf(stderr,
                "ingest trend, %% of the mean rate per window (wall, per CPU-s): all windows %+.2f, %+.2f; from the 2nd "
