@@ -44,7 +44,7 @@ cp out.txt receipt.json
 check "receipt fields" jq -e '.record and .leaf_hash and .tree_size and (.inclusion|type=="array") and .checkpoint and .block.header' receipt.json
 check "receipt names the record" jq -e --arg id "$id" '.leaf_hash == $id' receipt.json
 expect_exit 0 mt verify --receipt receipt.json --trust keys/hospital.pub
-jq '.inclusion[0] = ("00" + .inclusion[0][2:])' receipt.json > bad-receipt.json
+corrupt_hash '.inclusion[0]' receipt.json bad-receipt.json
 expect_exit 1 mt verify --receipt bad-receipt.json --trust keys/hospital.pub
 jq '.record.device = "wb-9999"' receipt.json > bad-receipt2.json
 expect_exit 1 mt verify --receipt bad-receipt2.json --trust keys/hospital.pub

@@ -54,7 +54,7 @@ expect_exit 0 gv receipt "$vkey" receipt-*.json receipt-*.tlog-proof
 check "Go's tlog.CheckRecord accepts all $((2 * max)) receipts" test "$(grep -c '^ok ' out.txt)" -eq $((2 * max))
 
 # Corrupted proofs are rejected by the Go verifier too.
-jq -c '.consistency[0] = ("ff" + .consistency[0][2:])' c-5-13.json > bad-consistency.json
+corrupt_hash '.consistency[0]' c-5-13.json bad-consistency.json
 expect_exit 1 gv consistency "$vkey" bad-consistency.json
 check "a corrupted consistency proof fails in Go" grep -q '^FAIL bad-consistency.json' out.txt
 jq -c '.consistency += [.consistency[0]]' c-5-13.json > long-consistency.json

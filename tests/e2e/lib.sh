@@ -53,6 +53,13 @@ tamper() {
   check "$name is reported as $finding" grep -q "\"finding\":\"$finding\"" out.txt
 }
 
+# corrupt_hash FIELD IN OUT: writes IN with the first byte of the hex hash at jq path FIELD
+# (e.g. '.inclusion[0]') changed. Always changed: setting it to a fixed byte left the proof
+# intact whenever the hash already began with that byte (1 run in 256 failed).
+corrupt_hash() {
+  jq -c "$1 |= ((if startswith(\"00\") then \"ff\" else \"00\" end) + .[2:])" "$2" > "$3"
+}
+
 # SQL that takes a current ledger back to schema 7 (before migrations 8 to 10: the sorted id and
 # replay runs); the downgrade tests of older schemas start with it.
 UNDO_SCHEMA_8="DROP TABLE hash_run_filters; DROP TABLE hash_run_merges; DROP TABLE hash_runs; DROP TABLE record_ids; DROP TABLE replay_tags;

@@ -82,7 +82,7 @@ expect_exit 0 mt verify --consistency grew.json --format json
 check "unpinned, it says so" jq -e 'select(.status) | .authority == "unpinned"' out.txt
 expect_exit 1 mt verify --consistency grew.json --trust other/intruder.pub --format json
 check "another trusted key: untrusted_authority" grep -q '"finding":"untrusted_authority"' out.txt
-jq -c '.consistency[0] = ("00" + .consistency[0][2:])' grew.json > bad-consistency.json
+corrupt_hash '.consistency[0]' grew.json bad-consistency.json
 expect_exit 1 mt verify --consistency bad-consistency.json --trust keys/hospital.pub --format json
 check "a changed proof hash: consistency" grep -q '"finding":"consistency"' out.txt
 jq -c '.old_size += 1' grew.json > bad-size.json
