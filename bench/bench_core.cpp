@@ -700,6 +700,20 @@ double trend_percent_per_step(const std::vector<double>& ys) {
   return mean_y == 0 ? 0 : covariance / variance / mean_y * 100;
 }
 
+// Process CPU seconds and bytes read from storage (not the page cache) so far: what --scale
+// charges to each ingest window, read once per window and around each stage.
+struct ResourceUse {
+  double cpu = 0;
+  std::uint64_t storage_read = 0;
+  static ResourceUse now() { return {cpu_seconds(), io_counters()[3]}; }
+  ResourceUse operator-(const ResourceUse& o) const { return {cpu - o.cpu, storage_read - o.storage_read}; }
+  ResourceUse& operator+=(const ResourceUse& o) {
+    cpu += o.cpu;
+    storage_read += o.storage_read;
+    return *this;
+  }
+};
+
 // Mean and percentiles of microsecond samples.
 json latency_stats(std::vector<double> v) {
   if (v.empty()) return json::object();
@@ -867,7 +881,7 @@ int run_scale(const Args& args, const std::string& input_path, const std::string
   json windows = json::array(), stage_results = json::array();
   std::size_t next_stage = 0;
   std::uint64_t lines_done = 0, accepted = 0, window_accepted = 0;
-  double window_seconds = 0, window_cpu = 0;
+  double window_seconds = 0;
   // The longest single call into the ingestor: a commit with its run merges. Other writers
   // wait that long for the lock, so it must stay well under their busy timeout (5 s).
   double window_longest = 0;
@@ -882,10 +896,9 @@ int run_scale(const Args& args, const std::string& input_path, const std::string
   ingest_options.chunk_records = args.chunk;
   // Only ingest counts toward the window's rate. Per call only the clock is read: timed()
   // reads /proc/self/io twice, which per line cost more than a third of ingest itself. CPU is
-  // taken per window instead, minus the stages' in-process work (anchor, proofs).
-  double window_cpu_start = cpu_seconds(), window_stage_cpu = 0;
-  // Reads from storage: whether time off the CPU late in the run is the ledger read back from disk.
-  std::uint64_t window_storage_start = io_counters()[3], window_stage_storage = 0;
+  // taken per window instead, minus the stages' in-process work (anchor, proofs); so are reads
+  // from storage, which tell whether time off the CPU is the ledger read back from disk.
+  ResourceUse window_start = ResourceUse::now(), window_stages{};
   auto ingest_timed = [&](auto&& f) {
     auto t0 = Clock::now();
     f();
@@ -909,29 +922,26 @@ int run_scale(const Args& args, const std::string& input_path, const std::string
       window_accepted += stats.accepted;
     }
     if (lines_done % window == 0) {
-      window_cpu = cpu_seconds() - window_cpu_start - window_stage_cpu;
-      std::uint64_t storage_reads = io_counters()[3] - window_storage_start - window_stage_storage;
+      ResourceUse used = ResourceUse::now() - window_start - window_stages;
       double rate = per_second(static_cast<double>(window_accepted), window_seconds);
       json w = {{"up_to_records", lines_done},
                 {"records", window_accepted},
                 {"seconds", round_to(window_seconds, 3)},
                 {"records_per_s", std::round(rate)},
-                {"records_per_cpu_s", std::round(per_second(static_cast<double>(window_accepted), window_cpu))},
+                {"records_per_cpu_s", std::round(per_second(static_cast<double>(window_accepted), used.cpu))},
                 {"ratio_to_baseline", round_to(base_rate > 0 ? rate / base_rate : 0, 4)},
                 {"longest_call_s", round_to(window_longest, 3)},
-                {"cpu_per_wall", round_to(window_seconds > 0 ? window_cpu / window_seconds : 0, 2)},
-                {"storage_read_mib", round_to(static_cast<double>(storage_reads) / (1 << 20), 1)}};
+                {"cpu_per_wall", round_to(window_seconds > 0 ? used.cpu / window_seconds : 0, 2)},
+                {"storage_read_mib", round_to(static_cast<double>(used.storage_read) / (1 << 20), 1)}};
       windows.push_back(w);
       emit_line({{"ingest_window", w}});
       window_accepted = 0;
-      window_seconds = window_cpu = window_longest = window_stage_cpu = 0;
-      window_cpu_start = cpu_seconds();
-      window_storage_start = io_counters()[3];
-      window_stage_storage = 0;
+      window_seconds = window_longest = 0;
+      window_start = ResourceUse::now();
+      window_stages = {};
     }
     if (!stage_end) return;
-    double stage_cpu_start = cpu_seconds();
-    std::uint64_t stage_storage_start = io_counters()[3];
+    ResourceUse stage_start = ResourceUse::now();
     ++next_stage;
     progress.done(lines_done);
     std::optional<medtrail::Block> block;
@@ -946,8 +956,7 @@ int run_scale(const Args& args, const std::string& input_path, const std::string
     stage["db_bytes"] = file_size(ledger_path) + file_size(ledger_path + "-wal");
     stage_results.push_back(stage);
     emit_line({{"stage", stage}});
-    window_stage_cpu += cpu_seconds() - stage_cpu_start;
-    window_stage_storage += io_counters()[3] - stage_storage_start;
+    window_stages += ResourceUse::now() - stage_start;
   });
   if (ingestor) ingestor->finish();  // lines after the last stage cannot exist (it is the input's end)
 
