@@ -1215,6 +1215,21 @@ int main(int argc, char** argv) {
                        {"peak_rss_kb_process", maxrss},  // getrusage ru_maxrss after verify
                        {"rss_kb_before_verify", rss_before},
                        {"peak_rss_kb_during_verify", reset ? hwm : -1}};  // VmHWM reset before verify
+
+      // The same verify with the id and replay-tag runs scanned after the leaves, on the one
+      // connection (as before 2026-11-28): what the concurrent scan gains, in this run.
+      options.progress = nullptr;
+      options.concurrent_runs_scan = false;
+      medtrail::VerifySummary sequential;
+      Timed sequential_time =
+          timed([&] { sequential = medtrail::verify_ledger(ledger, options, [](const medtrail::Finding&) {}); });
+      if (sequential.findings != summary.findings) status = 1;
+      out["verify"]["runs_scanned_after_leaves"] = {
+          {"seconds", round_to(sequential_time.wall, 3)},
+          {"cpu_seconds", round_to(sequential_time.cpu, 3)},
+          {"records_per_s", std::round(per_second(static_cast<double>(sequential.records), sequential_time.wall))},
+          {"records_per_cpu_s", std::round(per_second(static_cast<double>(sequential.records), sequential_time.cpu))},
+          {"findings", sequential.findings}};
     }
 
     // 5. Prove + verify receipts of random records (prove: resolve id, make_receipt, print;
@@ -1391,6 +1406,9 @@ int main(int argc, char** argv) {
     rate_row("2 ingest rec/s", ing, "records_per_s", "records_per_cpu_s", ">= 0.5x", yes(ing["met"]));
     rate_row("3 anchor leaves/s", anc, "leaves_per_s", "leaves_per_cpu_s", ">= 1000000", yes(anc["met"]));
     rate_row("4 verify rec/s", ver, "records_per_s", "records_per_cpu_s", ">= 500000", yes(ver["met"]));
+    if (ver.contains("runs_scanned_after_leaves"))
+      rate_row("  verify, runs after leaves", ver["runs_scanned_after_leaves"], "records_per_s", "records_per_cpu_s",
+               "", "");
     row("  peak RSS after verify MiB", fmt("%.1f", ver["peak_rss_kb_process"].get<double>() / 1024), "", "", "", "", "");
     row("5 prove+verify mean us/rec", fmt("%.1f", pv["total"]["mean_us"].get<double>()), "", "", "", "< 1000", yes(pv["met"]));
     row("  prove+verify p99 us/rec", fmt("%.1f", pv["total"]["p99_us"].get<double>()), "", "", "", "< 1000", "");

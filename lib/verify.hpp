@@ -34,6 +34,9 @@ struct VerifyOptions {
   // Decrypts an encrypted payload (the data owner's privacy::PayloadReader): then its
   // commitment and value-derived trace index rows are checked too. Unset: digest only.
   std::function<privacy::ReadResult(const LeafRow& row)> decrypt;
+  // Scan the id and replay-tag runs on a second read connection, beside the leaf checks.
+  // Off: after them, on the ledger's connection (the bench compares the two).
+  bool concurrent_runs_scan = true;
 };
 
 struct VerifySummary {
