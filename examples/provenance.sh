@@ -61,7 +61,7 @@ diff <(jq -r '.findings[] | "\(.rule) \(.device) \(.start)"' truth.json | sort) 
 step "someone edits a source reading in the database: detected"
 cp ward.db edited.db
 first=$(jq -r '.[0]' <<< "$ids")
-sqlite3 edited.db "UPDATE payloads SET ciphertext = substr(ciphertext, 1, 20) || X'5a' || substr(ciphertext, 22) WHERE idx = (SELECT idx FROM leaves WHERE hex(id) = upper('$first'))"
+sqlite3 edited.db "UPDATE payloads SET ciphertext = substr(ciphertext, 1, 20) || CASE substr(ciphertext, 21, 1) WHEN X'5a' THEN X'a5' ELSE X'5a' END || substr(ciphertext, 22) WHERE idx = (SELECT idx FROM leaves WHERE hex(id) = upper('$first'))"
 code=0
 "$mt" verify --db edited.db --trust keys/hospital.pub > verify.ndjson || code=$?
 [ "$code" = 1 ] || die "verify did not catch the edit (exit $code)"

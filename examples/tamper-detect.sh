@@ -33,7 +33,7 @@ target=$(jq -r 'select(.type == "body_temperature") | .id' receipts.ndjson | hea
 step "tamper: the value is stored encrypted, so flip one byte of its ciphertext with sqlite3, in a copy"
 cp ward.db tampered.db
 sqlite3 tampered.db "UPDATE payloads
-  SET ciphertext = substr(ciphertext, 1, 20) || X'5a' || substr(ciphertext, 22)
+  SET ciphertext = substr(ciphertext, 1, 20) || CASE substr(ciphertext, 21, 1) WHEN X'5a' THEN X'a5' ELSE X'5a' END || substr(ciphertext, 22)
   WHERE idx = (SELECT idx FROM leaves WHERE lower(hex(id)) = '$target')"
 
 step "verify the tampered copy: exit 1, and the finding names the record"
