@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -203,10 +204,15 @@ struct RunsContent {
   std::uint64_t filter_misses = 0;
   std::vector<std::string> first_misses;
 };
-RunsContent content_of_runs(sql::Database& db, const char* table, const char* key_column) {
+// Thrown out of a scan that is no longer wanted.
+struct ScanStopped : std::exception {};
+
+RunsContent content_of_runs(sql::Database& db, const char* table, const char* key_column,
+                            const std::atomic<bool>* stop = nullptr) {
   RunsContent out;
   HashRuns(db, table, key_column)
       .scan([&](std::span<const std::uint8_t> key, std::uint64_t idx, std::int64_t gen, bool filter_holds) {
+        if (stop && stop->load(std::memory_order_relaxed)) throw ScanStopped();
         out.map.add(MapDigest::entry(key, idx));
         if (filter_holds) return;
         if (++out.filter_misses <= 3)
@@ -431,18 +437,25 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
   // first read (the blocks above), so only a clean answer equal to this snapshot's log is
   // taken from it (writers only add keys: runs that map exactly this log mapped it here too).
   // Anything else is redone on this connection, which reports what it finds.
+  std::atomic<bool> runs_unwanted = false;
   std::future<std::optional<std::array<RunsContent, 2>>> runs_ahead;
   if (options.concurrent_runs_scan)
-    runs_ahead = std::async(std::launch::async, [path = ledger.path()]() -> std::optional<std::array<RunsContent, 2>> {
+    runs_ahead = std::async(std::launch::async, [path = ledger.path(), &runs_unwanted]() -> std::optional<std::array<RunsContent, 2>> {
       try {
         sql::Database db(path, sql::Database::Mode::read_only, 0);
         sql::ReadTransaction read(db);
-        return std::array<RunsContent, 2>{content_of_runs(db, "record_ids", "id"),
-                                          content_of_runs(db, "replay_tags", "tag")};
+        return std::array<RunsContent, 2>{content_of_runs(db, "record_ids", "id", &runs_unwanted),
+                                          content_of_runs(db, "replay_tags", "tag", &runs_unwanted)};
       } catch (const std::exception&) {
         return std::nullopt;  // redone on this snapshot, which reports any error
       }
     });
+  // Declared after the future, so destroyed first: a return before the runs are checked (a
+  // gap in the log, an error) stops the scan rather than waiting seconds for it to finish.
+  struct StopOnExit {
+    std::atomic<bool>& flag;
+    ~StopOnExit() { flag = true; }
+  } stop_runs_scan{runs_unwanted};
   // Stream the leaves once, in order, with their payloads.
   auto leaves = ledger.db().prepare(
       "SELECT idx, id, kind, device, gateway, time_ms, received_ms, type, commitment, subject, "
