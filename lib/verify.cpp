@@ -222,6 +222,35 @@ RunsContent content_of_runs(sql::Database& db, const char* table, const char* ke
   return out;
 }
 
+// Both runs tables scanned on a read connection of its own, on another thread. Destroying it
+// before take() (verify returning early: a gap in the log, an error) stops the scan rather
+// than waiting seconds for it to finish.
+class RunsScanAhead {
+ public:
+  void start(const std::string& path) {
+    scan_ = std::async(std::launch::async, [this, path]() -> std::optional<std::array<RunsContent, 2>> {
+      try {
+        sql::Database db(path, sql::Database::Mode::read_only, 0);
+        sql::ReadTransaction read(db);
+        return std::array<RunsContent, 2>{content_of_runs(db, "record_ids", "id", &unwanted_),
+                                          content_of_runs(db, "replay_tags", "tag", &unwanted_)};
+      } catch (const std::exception&) {
+        return std::nullopt;  // the caller redoes the scan on its own snapshot, which reports any error
+      }
+    });
+  }
+  // record_ids then replay_tags; nothing when not started or when the scan failed.
+  std::optional<std::array<RunsContent, 2>> take() { return scan_.valid() ? scan_.get() : std::nullopt; }
+  ~RunsScanAhead() {
+    unwanted_ = true;
+    if (scan_.valid()) scan_.wait();
+  }
+
+ private:
+  std::atomic<bool> unwanted_ = false;
+  std::future<std::optional<std::array<RunsContent, 2>>> scan_;
+};
+
 // One row of the leaves-with-payloads scan in verify_ledger, with what a worker computes from it.
 struct StreamedLeaf {
   LeafRow row;
@@ -437,25 +466,8 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
   // first read (the blocks above), so only a clean answer equal to this snapshot's log is
   // taken from it (writers only add keys: runs that map exactly this log mapped it here too).
   // Anything else is redone on this connection, which reports what it finds.
-  std::atomic<bool> runs_unwanted = false;
-  std::future<std::optional<std::array<RunsContent, 2>>> runs_ahead;
-  if (options.concurrent_runs_scan)
-    runs_ahead = std::async(std::launch::async, [path = ledger.path(), &runs_unwanted]() -> std::optional<std::array<RunsContent, 2>> {
-      try {
-        sql::Database db(path, sql::Database::Mode::read_only, 0);
-        sql::ReadTransaction read(db);
-        return std::array<RunsContent, 2>{content_of_runs(db, "record_ids", "id", &runs_unwanted),
-                                          content_of_runs(db, "replay_tags", "tag", &runs_unwanted)};
-      } catch (const std::exception&) {
-        return std::nullopt;  // redone on this snapshot, which reports any error
-      }
-    });
-  // Declared after the future, so destroyed first: a return before the runs are checked (a
-  // gap in the log, an error) stops the scan rather than waiting seconds for it to finish.
-  struct StopOnExit {
-    std::atomic<bool>& flag;
-    ~StopOnExit() { flag = true; }
-  } stop_runs_scan{runs_unwanted};
+  RunsScanAhead runs_ahead;
+  if (options.concurrent_runs_scan) runs_ahead.start(ledger.path());
   // Stream the leaves once, in order, with their payloads.
   auto leaves = ledger.db().prepare(
       "SELECT idx, id, kind, device, gateway, time_ms, received_ms, type, commitment, subject, "
@@ -768,7 +780,7 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
 
   // The id and replay-tag runs are indexes too: they must map exactly the log's ids and the
   // stored payloads' tags, or prove could not find a record and a replay would pass as new.
-  auto ahead = runs_ahead.valid() ? runs_ahead.get() : std::nullopt;
+  auto ahead = runs_ahead.take();
   auto runs_check = [&](std::size_t which, const char* table, const char* key_column, const MapDigest& logged,
                         const char* what) {
     if (ahead && (*ahead)[which].filter_misses == 0 && (*ahead)[which].map == logged) return;
