@@ -147,9 +147,14 @@ int main(int argc, char** argv) {
     }
     auto build_start = Clock::now();
     std::uint64_t index = ledger.size();
+    // Subjects and the gateway key id are stored once and referred to by ref, as ingest does.
+    db.exec("INSERT OR IGNORE INTO signer_keys(key_id) VALUES ('bench')");
+    auto insert_subject = db.prepare("INSERT OR IGNORE INTO subjects(pseudonym) VALUES (?)");
+    for (const auto& p : pseudonyms) insert_subject.bind_blob(1, p).run();
     auto insert_leaf = db.prepare(
-        "INSERT INTO leaves(idx, id, kind, device, gateway, time_ms, received_ms, type, commitment, subject) "
-        "VALUES (?, ?, 'reading', ?, 'bench', ?, ?, 'location', ?, ?)");
+        "INSERT INTO leaves(idx, id, kind, device, signer_ref, time_ms, received_ms, type, commitment, subject_ref) "
+        "VALUES (?, ?, 'reading', ?, (SELECT ref FROM signer_keys WHERE key_id = 'bench'), ?, ?, 'location', ?, "
+        "(SELECT ref FROM subjects WHERE pseudonym = ?))");
     medtrail::trace::IndexWriter index_writer(db);  // the positions rows exactly as ingest writes them
     const double metres_per_degree = 111195.0;
     const double cos_lat = std::cos(kLat0 * 3.14159265358979323846 / 180.0);
@@ -222,7 +227,9 @@ int main(int argc, char** argv) {
     std::uint64_t week_contacts = 0, day_contacts = 0, hop_contacts = 0;
     for (std::uint64_t q = 0; q < a.queries; ++q) {
       // The subject as the ledger holds it (a reused ledger was built under another data key).
-      auto lookup = db.prepare("SELECT subject FROM leaves WHERE device = ? AND subject IS NOT NULL LIMIT 1");
+      auto lookup = db.prepare((std::string("SELECT ") + medtrail::kSubjectOfLeaf +
+                                " FROM leaves WHERE device = ? AND subject_ref IS NOT NULL LIMIT 1")
+                                   .c_str());
       lookup.bind(1, devices[(q * 7919) % a.wristbands]);
       if (!lookup.step()) throw std::runtime_error("no readings of " + devices[(q * 7919) % a.wristbands]);
       medtrail::Hash subject;

@@ -170,6 +170,26 @@ ALTER TABLE hash_runs ADD COLUMN filtered INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE hash_run_filters(tbl TEXT NOT NULL, gen INTEGER NOT NULL, segment INTEGER NOT NULL, bits BLOB NOT NULL,
   PRIMARY KEY(tbl, gen, segment)) WITHOUT ROWID;
 )sql",
+    // 11: subject pseudonyms and signer (gateway) key ids are kept once each, in subjects and
+    // signer_keys, and leaves refer to them by number: a ward's few hundred patients and few
+    // gateways repeat in every reading, and the 32-byte pseudonym filled leaves_subject_time
+    // too (1M readings: 63 bytes per record less). The envelope is unchanged: queries read
+    // the values back through kLeafColumns (lib/ledger.hpp).
+    R"sql(
+CREATE TABLE subjects(ref INTEGER PRIMARY KEY, pseudonym BLOB NOT NULL UNIQUE);
+CREATE TABLE signer_keys(ref INTEGER PRIMARY KEY, key_id TEXT NOT NULL UNIQUE);
+INSERT INTO subjects(pseudonym) SELECT DISTINCT subject FROM leaves WHERE subject IS NOT NULL;
+INSERT INTO signer_keys(key_id) SELECT DISTINCT gateway FROM leaves WHERE gateway IS NOT NULL;
+DROP INDEX leaves_subject_time;
+ALTER TABLE leaves ADD COLUMN subject_ref INTEGER;
+ALTER TABLE leaves ADD COLUMN signer_ref INTEGER;
+UPDATE leaves SET subject_ref = (SELECT ref FROM subjects WHERE pseudonym = subject),
+                  signer_ref = (SELECT ref FROM signer_keys WHERE key_id = gateway)
+  WHERE subject IS NOT NULL OR gateway IS NOT NULL;
+ALTER TABLE leaves DROP COLUMN subject;
+ALTER TABLE leaves DROP COLUMN gateway;
+CREATE INDEX leaves_subject_time ON leaves(subject_ref, time_ms, type, device) WHERE subject_ref IS NOT NULL;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 static_assert(kMigrationCount == kSchemaVersion);
@@ -581,12 +601,14 @@ Identity Ledger::require_active(const PublicKey& key, std::initializer_list<std:
 
 Ledger::Appender::Appender(Ledger& ledger)
     : insert_leaf_(ledger.db_->prepare(
-          "INSERT INTO leaves(idx, id, kind, device, gateway, time_ms, received_ms, type, commitment, subject, extra) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")),
+          "INSERT INTO leaves(idx, id, kind, device, signer_ref, time_ms, received_ms, type, commitment, subject_ref, "
+          "extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")),
       insert_node_(ledger.db_->prepare("INSERT INTO nodes(key, hash) VALUES (?, ?)")),
       insert_payload_(ledger.db_->prepare("INSERT INTO payloads(idx, salt, reading, replay_tag) VALUES (?, ?, ?, ?)")),
       record_ids_(*ledger.db_, "record_ids", "id"),
-      replay_tags_(*ledger.db_, "replay_tags", "tag", HashRuns::Tuning{}, ledger.replay_filters_.get()) {
+      replay_tags_(*ledger.db_, "replay_tags", "tag", HashRuns::Tuning{}, ledger.replay_filters_.get()),
+      subjects_(*ledger.db_, "subjects", "pseudonym"),
+      signer_keys_(*ledger.db_, "signer_keys", "key_id") {
   frontier_ = merkle::Frontier::load(ledger.size(), ledger.hash_getter());
   record_ids_.maintain();
   replay_tags_.maintain();
@@ -596,10 +618,17 @@ std::uint64_t Ledger::Appender::append(LeafRow& row) {
   row.index = frontier_.size();
   row.id = leaf_hash_of(row);
   auto& s = insert_leaf_;
-  s.bind(1, row.index).bind_blob(2, row.id).bind(3, row.kind).bind(4, row.device).bind(5, row.gateway);
+  s.bind(1, row.index).bind_blob(2, row.id).bind(3, row.kind).bind(4, row.device);
+  if (row.gateway)
+    s.bind(5, signer_keys_.ref_of_text(*row.gateway));
+  else
+    s.bind_null(5);
   s.bind(6, row.time_ms).bind(7, row.received_ms).bind(8, row.type);
   if (row.commitment) s.bind_blob(9, *row.commitment); else s.bind_null(9);
-  if (row.subject) s.bind_blob(10, *row.subject); else s.bind_null(10);
+  if (row.subject)
+    s.bind(10, subjects_.ref_of_blob(*row.subject));
+  else
+    s.bind_null(10);
   if (row.extra.is_object() && !row.extra.empty()) s.bind(11, jcs::canonicalize(row.extra)); else s.bind_null(11);
   s.run();
   record_ids_.insert(row.id, row.index);
@@ -608,6 +637,40 @@ std::uint64_t Ledger::Appender::append(LeafRow& row) {
     insert_node_.bind(1, node_key(level, index)).bind_blob(2, hash).run();
   });
   return row.index;
+}
+
+Ledger::Appender::Interned::Interned(sql::Database& db, const char* table, const char* column)
+    : find_(db.prepare((std::string("SELECT ref FROM ") + table + " WHERE " + column + " = ?").c_str())),
+      insert_(db.prepare((std::string("INSERT INTO ") + table + "(" + column + ") VALUES (?) RETURNING ref").c_str())) {
+}
+
+std::int64_t Ledger::Appender::Interned::ref_of_text(std::string_view text) { return ref_of(text, false); }
+
+std::int64_t Ledger::Appender::Interned::ref_of_blob(std::span<const std::uint8_t> blob) {
+  return ref_of(std::string_view(reinterpret_cast<const char*>(blob.data()), blob.size()), true);
+}
+
+std::int64_t Ledger::Appender::Interned::ref_of(std::string_view bytes, bool is_blob) {
+  std::string key(bytes);
+  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  auto bind = [&](sql::Statement& s) -> sql::Statement& {
+    if (is_blob) return s.bind_blob(1, std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+    return s.bind(1, bytes);
+  };
+  std::int64_t ref = 0;
+  if (bind(find_).step()) {
+    ref = find_.integer(0);
+    find_.reset();
+  } else {
+    find_.reset();
+    if (!bind(insert_).step()) throw Error(ExitCode::environment, "could not store a subject or signer key id");
+    ref = insert_.integer(0);
+    insert_.reset();
+  }
+  // Bounded: a long --atomic ingest over a huge population must not grow without limit.
+  if (cache_.size() >= 65536) cache_.clear();
+  cache_.emplace(std::move(key), ref);
+  return ref;
 }
 
 void Ledger::Appender::add_payload(std::uint64_t index, std::span<const std::uint8_t> salt, std::string_view reading,

@@ -2,10 +2,12 @@
 // stored interior hashes of its RFC 9162 tree, the payloads the leaves commit to, and the
 // authority-signed blocks that seal the log.
 //
-// On-disk layout (schema version 9; docs/FORMATS.md is the contract for outside verifiers):
+// On-disk layout (schema version 11; docs/FORMATS.md is the contract for outside verifiers):
 //   leaves     one row per record. The envelope is not stored as text: it is rebuilt from
 //              these columns (plus the JCS object in `extra`) and hashed, so any edit of a
 //              column changes the leaf hash that verify recomputes.
+//   subjects, signer_keys  each subject pseudonym and signer key id once; leaves refer to them
+//              by number (subject_ref, signer_ref), as they repeat in every reading.
 //   payloads   the reading and its salt, off the leaves: as ciphertext on a ledger with a data
 //              owner (lib/privacy.hpp), in clear on older ledgers, neither once erased;
 //              replay_tag finds re-sent readings.
@@ -26,6 +28,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "hash_runs.hpp"
@@ -35,7 +38,7 @@
 
 namespace medtrail {
 
-inline constexpr int kSchemaVersion = 10;
+inline constexpr int kSchemaVersion = 11;
 inline constexpr int kEnvelopeVersion = 1;
 inline constexpr int kBlockVersion = 1;
 
@@ -141,12 +144,27 @@ class Ledger {
     HashRuns& replay_tags() { return replay_tags_; }
 
    private:
+    // A value kept once in a small table (subjects, signer_keys) and referred to by its ref.
+    class Interned {
+     public:
+      Interned(sql::Database& db, const char* table, const char* column);
+      std::int64_t ref_of_text(std::string_view text);
+      std::int64_t ref_of_blob(std::span<const std::uint8_t> blob);
+
+     private:
+      std::int64_t ref_of(std::string_view bytes, bool is_blob);
+      sql::Statement find_;
+      sql::Statement insert_;
+      std::unordered_map<std::string, std::int64_t> cache_;  // an Appender lives in one transaction
+    };
     merkle::Frontier frontier_;
     sql::Statement insert_leaf_;
     sql::Statement insert_node_;
     sql::Statement insert_payload_;
     HashRuns record_ids_;
     HashRuns replay_tags_;
+    Interned subjects_;
+    Interned signer_keys_;
   };
 
   // Authority-signed identity records (`enroll`, `retire`); inside their own transaction.
@@ -204,7 +222,15 @@ void parse_leaf_extra(LeafRow& row, const std::string& text);
 inline constexpr const char* kPrivacyKindsCondition =
     "(kind = 'grant' OR kind = 'revocation' OR kind = 'access' OR kind = 'erasure')";
 
+// The subject and gateway (signer) columns of the envelope are read through subjects and
+// signer_keys; the subqueries need no table alias, as no other table has these column names.
 inline constexpr const char* kLeafColumns =
-    "idx, id, kind, device, gateway, time_ms, received_ms, type, commitment, subject, extra";
+    "idx, id, kind, device, (SELECT key_id FROM signer_keys WHERE ref = signer_ref), time_ms, received_ms, type, "
+    "commitment, (SELECT pseudonym FROM subjects WHERE ref = subject_ref), extra";
+// A leaf's subject pseudonym (32-byte blob or NULL), in a SELECT list.
+inline constexpr const char* kSubjectOfLeaf = "(SELECT pseudonym FROM subjects WHERE ref = subject_ref)";
+// The subject_ref of the pseudonym bound to this parameter (NULL when no leaf has it), so that
+// `subject_ref = ` it reads leaves_subject_time.
+inline constexpr const char* kSubjectRefOfParam = "(SELECT ref FROM subjects WHERE pseudonym = ?)";
 
 }  // namespace medtrail

@@ -48,7 +48,9 @@ std::vector<std::uint64_t> readings_in_scope(Ledger& ledger, const std::string& 
   } else if (scope == "subject") {
     auto h = hash_from_hex(target);
     if (!h) return out;
-    auto stmt = ledger.db().prepare("SELECT idx FROM leaves WHERE subject = ? AND kind = 'reading' ORDER BY idx");
+    auto stmt = ledger.db().prepare((std::string("SELECT idx FROM leaves WHERE subject_ref = ") + kSubjectRefOfParam +
+                                     " AND kind = 'reading' ORDER BY idx")
+                                        .c_str());
     stmt.bind_blob(1, *h);
     while (stmt.step()) out.push_back(static_cast<std::uint64_t>(stmt.integer(0)));
   } else if (scope == "all") {

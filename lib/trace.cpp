@@ -158,8 +158,8 @@ std::uint64_t timeline(Ledger& ledger, const TimelineQuery& q, const std::functi
       select = "WHERE device = ? AND kind = 'reading' AND time_ms BETWEEN ? AND ?";
       break;
     case TimelineQuery::By::subject:
-      exists_sql = "SELECT 1 FROM leaves WHERE subject = ? LIMIT 1";
-      select = "WHERE subject = ? AND time_ms BETWEEN ? AND ?";
+      exists_sql = std::string("SELECT 1 FROM leaves WHERE subject_ref = ") + kSubjectRefOfParam + " LIMIT 1";
+      select = std::string("WHERE subject_ref = ") + kSubjectRefOfParam + " AND time_ms BETWEEN ? AND ?";
       break;
     case TimelineQuery::By::asset:
       exists_sql = "SELECT 1 FROM assets WHERE asset = ? LIMIT 1";
@@ -231,25 +231,32 @@ class ContactFinder {
       : ledger_(ledger),
         options_(options),
         // Index-only (leaves_subject_time covers these columns): one pass over the subject.
-        subject_rows_(ledger.db().prepare(
-            "SELECT idx, time_ms, type, device FROM leaves WHERE subject = ? AND time_ms BETWEEN ? AND ? "
-            "ORDER BY time_ms, idx")),
+        subject_rows_(
+            ledger.db().prepare((std::string("SELECT idx, time_ms, type, device FROM leaves WHERE subject_ref = ") +
+                                 kSubjectRefOfParam + " AND time_ms BETWEEN ? AND ? ORDER BY time_ms, idx")
+                                    .c_str())),
         position_of_(ledger.db().prepare("SELECT lat, lon FROM positions WHERE idx = ?")),
         payload_of_(ledger.db().prepare("SELECT reading_of(idx, reading) FROM payloads WHERE idx = ?")),
         // One grid cell (minute, latitude band) and a longitude range: a range read of the
         // covering index positions_grid; the expressions must be the index's own.
         near_(ledger.db().prepare(
             "SELECT idx, t_s, lat, lon FROM positions WHERE t_s / 60 = ? AND lat >> 7 = ? AND lon BETWEEN ? AND ?")),
-        leaf_(ledger.db().prepare("SELECT time_ms, subject FROM leaves WHERE idx = ?")),
-        reports_naming_(ledger.db().prepare(
-            "SELECT x.idx, x.time_ms, x.distance_m, l.subject, l.device FROM proximity x CROSS JOIN leaves l ON l.idx = x.idx "
-            "WHERE x.peer = ? AND x.time_ms BETWEEN ? AND ?")),
-        wearer_before_(ledger.db().prepare(
-            "SELECT subject, idx FROM leaves WHERE device = ? AND time_ms <= ? AND subject IS NOT NULL "
-            "ORDER BY time_ms DESC LIMIT 1")),
-        wearer_after_(ledger.db().prepare(
-            "SELECT subject, idx FROM leaves WHERE device = ? AND time_ms > ? AND subject IS NOT NULL "
-            "ORDER BY time_ms LIMIT 1")) {}
+        leaf_(ledger.db().prepare(
+            (std::string("SELECT time_ms, ") + kSubjectOfLeaf + " FROM leaves WHERE idx = ?").c_str())),
+        reports_naming_(ledger.db().prepare((std::string("SELECT x.idx, x.time_ms, x.distance_m, ") + kSubjectOfLeaf +
+                                             ", l.device FROM proximity x CROSS JOIN leaves l ON l.idx = x.idx "
+                                             "WHERE x.peer = ? AND x.time_ms BETWEEN ? AND ?")
+                                                .c_str())),
+        wearer_before_(
+            ledger.db().prepare((std::string("SELECT ") + kSubjectOfLeaf +
+                                 ", idx FROM leaves WHERE device = ? AND time_ms <= ? AND subject_ref IS NOT NULL "
+                                 "ORDER BY time_ms DESC LIMIT 1")
+                                    .c_str())),
+        wearer_after_(
+            ledger.db().prepare((std::string("SELECT ") + kSubjectOfLeaf +
+                                 ", idx FROM leaves WHERE device = ? AND time_ms > ? AND subject_ref IS NOT NULL "
+                                 "ORDER BY time_ms LIMIT 1")
+                                    .c_str())) {}
 
   // Contacts of `subject` within the window, before the minimum-duration filter is applied.
   std::map<Hash, Contact> contacts_of(const Hash& subject, const TimeWindow& window) {
@@ -349,9 +356,11 @@ class ContactFinder {
   void scan_positions(const Hash& subject, const TimeWindow& window, std::vector<Sample>& out) {
     if (!all_points_) {
       all_points_.emplace();
-      auto stmt = ledger_.db().prepare(
-          "SELECT l.idx, l.time_ms, l.subject, reading_of(l.idx, p.reading) FROM leaves l JOIN payloads p ON p.idx = l.idx "
-          "WHERE l.type = 'location' AND l.subject IS NOT NULL AND l.time_ms BETWEEN ? AND ?");
+      auto stmt =
+          ledger_.db().prepare((std::string("SELECT l.idx, l.time_ms, ") + kSubjectOfLeaf +
+                                ", reading_of(l.idx, p.reading) FROM leaves l JOIN payloads p ON p.idx = l.idx "
+                                "WHERE l.type = 'location' AND l.subject_ref IS NOT NULL AND l.time_ms BETWEEN ? AND ?")
+                                   .c_str());
       stmt.bind(1, options_.window.since_ms).bind(2, options_.window.until_ms);
       while (stmt.step()) {
         auto who = hash_of_blob(stmt.blob(2));
@@ -459,7 +468,8 @@ class ContactFinder {
 };
 
 void require_known_subject(Ledger& ledger, const Hash& subject) {
-  auto stmt = ledger.db().prepare("SELECT 1 FROM leaves WHERE subject = ? LIMIT 1");
+  auto stmt = ledger.db().prepare(
+      (std::string("SELECT 1 FROM leaves WHERE subject_ref = ") + kSubjectRefOfParam + " LIMIT 1").c_str());
   stmt.bind_blob(1, subject);
   if (!stmt.step()) throw Error(ExitCode::not_found, "no record of that subject in this ledger");
 }
@@ -475,8 +485,11 @@ std::vector<Contact> qualifying(std::map<Hash, Contact> found, const ContactOpti
 std::vector<std::pair<std::uint64_t, std::int64_t>> positive_tests(Ledger& ledger, const Hash& subject,
                                                                    const TimeWindow& window) {
   auto stmt = ledger.db().prepare(
-      "SELECT l.idx, l.time_ms, reading_of(l.idx, p.reading) FROM leaves l JOIN payloads p ON p.idx = l.idx "
-      "WHERE l.subject = ? AND l.time_ms BETWEEN ? AND ? AND l.type = 'pcr_test' ORDER BY l.time_ms, l.idx");
+      (std::string(
+           "SELECT l.idx, l.time_ms, reading_of(l.idx, p.reading) FROM leaves l JOIN payloads p ON p.idx = l.idx "
+           "WHERE l.subject_ref = ") +
+       kSubjectRefOfParam + " AND l.time_ms BETWEEN ? AND ? AND l.type = 'pcr_test' ORDER BY l.time_ms, l.idx")
+          .c_str());
   stmt.bind_blob(1, subject).bind(2, window.since_ms).bind(3, window.until_ms);
   std::vector<std::pair<std::uint64_t, std::int64_t>> out;
   while (stmt.step()) {
@@ -546,8 +559,10 @@ std::vector<OriginStep> origin(Ledger& ledger, const Hash& subject, const Contac
 }
 
 std::optional<std::string> reveal_subject(Ledger& ledger, const DataKey& data_key, const Hash& pseudonym) {
-  auto stmt = ledger.db().prepare(
-      "SELECT reading_of(l.idx, p.reading) FROM leaves l JOIN payloads p ON p.idx = l.idx WHERE l.subject = ? LIMIT 16");
+  auto stmt = ledger.db().prepare((std::string("SELECT reading_of(l.idx, p.reading) FROM leaves l JOIN payloads p "
+                                               "ON p.idx = l.idx WHERE l.subject_ref = ") +
+                                   kSubjectRefOfParam + " LIMIT 16")
+                                      .c_str());
   stmt.bind_blob(1, pseudonym);
   while (stmt.step()) {
     json reading = json::parse(stmt.text(0), nullptr, false);

@@ -469,9 +469,7 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
   RunsScanAhead runs_ahead;
   if (options.concurrent_runs_scan) runs_ahead.start(ledger.path());
   // Stream the leaves once, in order, with their payloads.
-  auto leaves = ledger.db().prepare(
-      "SELECT idx, id, kind, device, gateway, time_ms, received_ms, type, commitment, subject, "
-      "extra FROM leaves ORDER BY idx");
+  auto leaves = ledger.db().prepare((std::string("SELECT ") + kLeafColumns + " FROM leaves ORDER BY idx").c_str());
   ForwardScan payloads(
       ledger.db().prepare("SELECT idx, salt, reading, ciphertext, replay_tag FROM payloads ORDER BY idx"));
   StoredNodes stored_nodes(ledger.db());
@@ -777,6 +775,18 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
                                      " hashes; the log needs exactly " + std::to_string(expected_nodes)));
 
   for (const auto& problem : trace_index.finish()) report(finding("trace_index", problem));
+  // Subjects and signer key ids are found by value (trace --contacts names a pseudonym): one
+  // stored twice, under two refs, would hide the records filed under the other. Their values
+  // are in the envelopes, so an edited value already fails the leaf hashes.
+  for (auto [table, column] : {std::pair{"subjects", "pseudonym"}, std::pair{"signer_keys", "key_id"}}) {
+    auto twice =
+        ledger.db().prepare((std::string("SELECT count(*) - count(DISTINCT ") + column + ") FROM " + table).c_str());
+    twice.step();
+    if (twice.integer(0) > 0)
+      report(finding("trace_index", "the " + std::string(table) + " table repeats a " + column + " in " +
+                                        std::to_string(twice.integer(0)) + " extra row(s): a lookup by " + column +
+                                        " would miss the records filed under the other ref"));
+  }
 
   // The id and replay-tag runs are indexes too: they must map exactly the log's ids and the
   // stored payloads' tags, or prove could not find a record and a replay would pass as new.

@@ -60,9 +60,17 @@ corrupt_hash() {
   jq -c "$1 |= ((if startswith(\"00\") then \"ff\" else \"00\" end) + .[2:])" "$2" > "$3"
 }
 
-# SQL that takes a current ledger back to schema 7 (before migrations 8 to 10: the sorted id and
+# SQL that takes a current ledger back to schema 10 (before migration 11: subjects and signer
+# key ids moved out of leaves into tables of their own).
+UNDO_SCHEMA_11="DROP INDEX leaves_subject_time; ALTER TABLE leaves ADD COLUMN gateway TEXT; ALTER TABLE leaves ADD COLUMN subject BLOB;
+  UPDATE leaves SET gateway = (SELECT key_id FROM signer_keys WHERE ref = signer_ref),
+                    subject = (SELECT pseudonym FROM subjects WHERE ref = subject_ref);
+  ALTER TABLE leaves DROP COLUMN signer_ref; ALTER TABLE leaves DROP COLUMN subject_ref; DROP TABLE subjects; DROP TABLE signer_keys;
+  CREATE INDEX leaves_subject_time ON leaves(subject, time_ms, type, device) WHERE subject IS NOT NULL;"
+
+# SQL that takes a current ledger back to schema 7 (before migrations 8 to 11: the sorted id and
 # replay runs); the downgrade tests of older schemas start with it.
-UNDO_SCHEMA_8="DROP TABLE hash_run_filters; DROP TABLE hash_run_merges; DROP TABLE hash_runs; DROP TABLE record_ids; DROP TABLE replay_tags;
+UNDO_SCHEMA_8="$UNDO_SCHEMA_11 DROP TABLE hash_run_filters; DROP TABLE hash_run_merges; DROP TABLE hash_runs; DROP TABLE record_ids; DROP TABLE replay_tags;
   CREATE INDEX leaves_id ON leaves(id); CREATE UNIQUE INDEX payloads_replay ON payloads(replay_tag);"
 
 finish() {

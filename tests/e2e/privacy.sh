@@ -84,7 +84,7 @@ check "a clinician without a grant is refused" jq -e '.payload == "refused" and 
 check "refusal says why" grep -q 'no grant to dr-lee covers this record' err.txt
 check "the refusal is recorded too" test "$(accesses)" = 2
 check "the access record is signed by the reader" test \
-  "$(sqlite3 ward.db "SELECT device || ' ' || gateway || ' ' || json_extract(extra, '$.outcome') FROM leaves WHERE kind = 'access' ORDER BY idx DESC LIMIT 1")" \
+  "$(sqlite3 ward.db "SELECT device || ' ' || key_id || ' ' || json_extract(extra, '$.outcome') FROM leaves JOIN signer_keys ON ref = signer_ref WHERE kind = 'access' ORDER BY idx DESC LIMIT 1")" \
   = "dr-lee $(grep -o '^# key_id: .*' keys/dr-lee.pub | cut -d' ' -f3) refused"
 
 expect_exit 0 mt grant --db ward.db --key keys/hospital.key --to dr-lee --subject patient-alpha-7731 --purpose treatment
@@ -221,7 +221,7 @@ expect_exit 2 mt forget --db ward.db --key keys/dr-lee.key --subject patient-alp
 expect_exit 0 mt forget --db ward.db --key keys/hospital.key --subject patient-alpha-7731 --reason "Art. 17 request 114"
 check "three readings erased" jq -e '.erased == 3 and (.erasure | length) == 64' out.txt
 check "no ciphertext or wrapped key of the subject is left" test \
-  "$(sqlite3 ward.db "SELECT count(*) FROM payloads p JOIN leaves l USING (idx) WHERE l.subject = (SELECT subject FROM leaves WHERE lower(hex(id)) = '$alpha1') AND (p.ciphertext IS NOT NULL OR p.replay_tag IS NOT NULL)")" = 0
+  "$(sqlite3 ward.db "SELECT count(*) FROM payloads p JOIN leaves l USING (idx) WHERE l.subject_ref = (SELECT subject_ref FROM leaves WHERE lower(hex(id)) = '$alpha1') AND (p.ciphertext IS NOT NULL OR p.replay_tag IS NOT NULL)")" = 0
 check "the WAL was truncated" test "$(stat -c %s ward.db-wal 2>/dev/null || echo 0)" = 0
 check "the old ciphertext bytes are nowhere in the file" python3 -c "
 import sys

@@ -24,6 +24,20 @@ tamper swap node_mismatch "
   UPDATE payloads SET idx = $mid + 1 WHERE idx = -1;"
 tamper envelope leaf_hash_mismatch "UPDATE leaves SET device = 'wb-0002' WHERE idx = $mid"
 tamper reading-time leaf_hash_mismatch "UPDATE leaves SET time_ms = time_ms + 1000 WHERE idx = $mid"
+# Subjects and signer key ids are stored once and referred to by number; the envelope holds
+# their values, so an edit of either table or of a reference changes leaf hashes.
+tamper subject-value leaf_hash_mismatch "UPDATE subjects SET pseudonym = zeroblob(32) WHERE ref = (SELECT subject_ref FROM leaves WHERE idx = $mid)"
+tamper subject-ref leaf_hash_mismatch \
+  "UPDATE leaves SET subject_ref = subject_ref % (SELECT max(ref) FROM subjects) + 1 WHERE idx = $mid"
+tamper signer-key leaf_hash_mismatch "UPDATE signer_keys SET key_id = 'ffffffffffffffff' WHERE ref = (SELECT signer_ref FROM leaves WHERE idx = $mid)"
+# A pseudonym stored twice leaves every hash intact, but a search by subject would find only
+# the records under one of its refs.
+tamper subject-twice trace_index "
+  CREATE TABLE loose(ref INTEGER PRIMARY KEY, pseudonym BLOB NOT NULL); INSERT INTO loose SELECT * FROM subjects;
+  DROP TABLE subjects; ALTER TABLE loose RENAME TO subjects;
+  INSERT INTO subjects(pseudonym) SELECT pseudonym FROM subjects WHERE ref = (SELECT subject_ref FROM leaves WHERE idx = $mid);
+  UPDATE leaves SET subject_ref = (SELECT max(ref) FROM subjects) WHERE idx = $mid"
+check "a pseudonym stored twice is the only finding" test "$(grep -c '"finding"' out.txt)" = 1
 tamper node node_mismatch "UPDATE nodes SET hash = zeroblob(32) WHERE key = (SELECT max(key) FROM nodes)"
 # verify reads the stored tree hashes level by level in one forward scan each: a hole or an
 # extra hash must be named once, and the hashes after it still be found and checked.

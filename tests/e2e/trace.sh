@@ -152,6 +152,21 @@ check "rebuilt indexes give the same contacts" cmp -s out.txt contacts.ndjson
 check "rebuilt links give the same lineage" bash -c "diff <('$MEDTRAIL' trace --db v1.db '$D' | jq -S 'del(.nodes[].included, .nodes[].block)') \
   <('$MEDTRAIL' trace --db ward.db '$D' | jq -S 'del(.nodes[].included, .nodes[].block)')"
 
+# A schema-10 ledger kept each reading's subject pseudonym and gateway key id in its leaf; the
+# next writer moves them to subjects and signer_keys, one row per value.
+cp ward.db v10.db
+sqlite3 v10.db "$UNDO_SCHEMA_11 PRAGMA user_version = 10;"
+check "the schema-10 file holds pseudonyms in its leaves" test "$(sqlite3 v10.db 'SELECT count(*) FROM leaves WHERE length(subject) = 32')" -ge 100
+expect_exit 0 mt anchor --db v10.db --key keys/hospital.key
+check "migrated from schema 10" test "$(sqlite3 v10.db 'PRAGMA user_version')" = "$(sqlite3 ward.db 'PRAGMA user_version')"
+check "one subjects row per pseudonym" test "$(sqlite3 v10.db 'SELECT count(*) FROM subjects')" = "$(sqlite3 ward.db 'SELECT count(*) FROM subjects')"
+check "one signer_keys row per key id" test "$(sqlite3 v10.db 'SELECT count(*) FROM signer_keys')" = "$(sqlite3 ward.db 'SELECT count(*) FROM signer_keys')"
+expect_exit 0 mt verify --db v10.db --trust keys/hospital.pub
+expect_exit 0 mt trace --db v10.db --contacts patient-0001 "${window[@]}" --hops 2 --reveal
+check "contacts are the same after the migration" cmp -s out.txt contacts.ndjson
+check "a subject's records are read from leaves_subject_time" bash -c "sqlite3 v10.db \"EXPLAIN QUERY PLAN SELECT idx, time_ms, type, device FROM leaves
+  WHERE subject_ref = (SELECT ref FROM subjects WHERE pseudonym = zeroblob(32)) AND time_ms BETWEEN 1 AND 2\" | grep -q 'COVERING INDEX leaves_subject_time'"
+
 # A schema-3 ledger kept positions in an R*Tree; the next writer moves them to the grid.
 cp ward.db v3.db
 sqlite3 v3.db "$UNDO_SCHEMA_8 CREATE VIRTUAL TABLE old_positions USING rtree_i32(idx, t_min, t_max, lat_min, lat_max, lon_min, lon_max);

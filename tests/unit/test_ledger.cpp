@@ -253,6 +253,60 @@ TEST_CASE("privacy records are found through their partial index, which costs a 
   CHECK_THAT(plan, Catch::Contains("USING INDEX leaves_privacy"));
 }
 
+TEST_CASE("subjects and signer key ids are stored once each and read back into every leaf", "[ledger]") {
+  Fixture f;
+  auto ingest_round = [&](int round) {
+    IngestOptions options;
+    options.chunk_records = 5;  // several Appenders, each looking refs up afresh
+    Ingestor ingestor(*f.ledger, f.gateway, f.data_key, options, IngestEvents{});
+    for (int i = 0; i < 30; ++i) {
+      char line[256];
+      std::snprintf(
+          line, sizeof line,
+          R"({"device":"wb-1","time":"2026-03-01T%02d:%02d:00Z","type":"heart_rate","value":70,"unit":"/min","subject":"p-%d"})",
+          round, i, i % 3);
+      ingestor.add_line("test", static_cast<std::uint64_t>(i + 1), line);
+    }
+    CHECK(ingestor.finish().accepted == 30);
+  };
+  ingest_round(1);
+  ingest_round(2);
+  REQUIRE(f.ledger->anchor(f.authority, 0, false));
+  auto& db = f.ledger->db();
+  auto count = [&](const char* sql) {
+    auto stmt = db.prepare(sql);
+    stmt.step();
+    return stmt.integer(0);
+  };
+  CHECK(count("SELECT count(*) FROM subjects") == 3);
+  CHECK(count("SELECT count(*) FROM leaves WHERE kind = 'reading' AND subject_ref IS NOT NULL") == 60);
+  // The authority signs identities and blocks, the gateway its readings and seals.
+  CHECK(count("SELECT count(*) FROM signer_keys") == 2);
+
+  std::set<Hash> expected;
+  for (int k = 0; k < 3; ++k) expected.insert(f.data_key.pseudonym("p-" + std::to_string(k)));
+  auto rows = db.prepare((std::string("SELECT ") + kLeafColumns + " FROM leaves WHERE kind = 'reading'").c_str());
+  int readings = 0;
+  while (rows.step()) {
+    auto row = read_leaf_row(rows, 0);
+    REQUIRE(row.subject);
+    CHECK(expected.count(*row.subject) == 1);
+    CHECK(row.gateway == f.gateway.identity().key_id());
+    ++readings;
+  }
+  CHECK(readings == 60);
+  CHECK(f.verify().empty());
+
+  // A search by subject reads the covering index, through the pseudonym's ref.
+  auto plan =
+      db.prepare((std::string("EXPLAIN QUERY PLAN SELECT idx, time_ms, type, device FROM leaves WHERE subject_ref = ") +
+                  kSubjectRefOfParam + " AND time_ms BETWEEN ? AND ?")
+                     .c_str());
+  std::string text;
+  while (plan.step()) text += plan.text(3) + "\n";
+  CHECK_THAT(text, Catch::Contains("COVERING INDEX leaves_subject_time"));
+}
+
 TEST_CASE("verify checks every batch of its two-stage scan and places findings exactly", "[ledger]") {
   Fixture f;
   IngestEvents events;
