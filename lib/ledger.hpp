@@ -2,7 +2,7 @@
 // stored interior hashes of its RFC 9162 tree, the payloads the leaves commit to, and the
 // authority-signed blocks that seal the log.
 //
-// On-disk layout (schema version 11; docs/FORMATS.md is the contract for outside verifiers):
+// On-disk layout (schema version 12; docs/FORMATS.md is the contract for outside verifiers):
 //   leaves     one row per record. The envelope is not stored as text: it is rebuilt from
 //              these columns (plus the JCS object in `extra`) and hashed, so any edit of a
 //              column changes the leaf hash that verify recomputes.
@@ -15,8 +15,9 @@
 //              (lib/hash_runs.hpp), so that inserts stay local however large the log grows;
 //   hash_run_merges  the sliced merge of those runs in progress, if any.
 //   wrap_keys, wraps  per-record data keys wrapped to the owner and grantees.
-//   nodes      hashes of complete aligned subtrees at level >= 1, key = level << 58 | index,
-//              so roots and proofs cost O(log n) point reads (level 0 is leaves.id).
+//   nodes      hashes of complete aligned subtrees at levels 4, 8, 12, ..., key = level << 58 |
+//              index; a level between is folded from at most 8 hashes of the stored level below
+//              (level 0 is leaves.id), so roots and proofs cost O(log n) short range reads.
 //   blocks     signed headers and the checkpoint note issued with each.
 //   identities a derived index of enrolled keys; verify re-derives it from the identity
 //              records in the log and reports any difference.
@@ -38,7 +39,10 @@
 
 namespace medtrail {
 
-inline constexpr int kSchemaVersion = 11;
+inline constexpr int kSchemaVersion = 12;
+// Tree hashes are stored for every 4th level only (schema 12); see Ledger::hash_getter.
+inline constexpr int kStoredNodeLevelStep = 4;
+constexpr bool is_stored_node_level(int level) { return level > 0 && level % kStoredNodeLevelStep == 0; }
 inline constexpr int kEnvelopeVersion = 1;
 inline constexpr int kBlockVersion = 1;
 

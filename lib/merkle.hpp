@@ -1,9 +1,10 @@
 // RFC 9162 (Certificate Transparency v2) Merkle trees: leaf and node hashing with domain
 // separation, roots, inclusion and consistency proofs and their verification.
 //
-// The ledger stores the hash of every complete, aligned subtree; a HashGetter reads one by
-// (level, index): the subtree covering leaves [index << level, (index + 1) << level). Roots
-// and proofs are built from O(log n) such reads.
+// A HashGetter returns the hash of a complete, aligned subtree by (level, index): the subtree
+// covering leaves [index << level, (index + 1) << level). The ledger stores every 4th level and
+// folds the others from at most 8 stored hashes (Ledger::hash_getter). Roots and proofs are
+// built from O(log n) such calls.
 #pragma once
 #include <cstdint>
 #include <functional>

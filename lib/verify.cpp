@@ -733,7 +733,7 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
       }
 
       log_tree.push(row.id, [&](int level, std::uint64_t index, const Hash& hash) {
-        if (level == 0) return;
+        if (!is_stored_node_level(level)) return;
         ++expected_nodes;
         auto stored = stored_nodes.find(level, index);
         if (!stored) {

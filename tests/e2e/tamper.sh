@@ -41,12 +41,14 @@ check "a pseudonym stored twice is the only finding" test "$(grep -c '"finding"'
 tamper node node_mismatch "UPDATE nodes SET hash = zeroblob(32) WHERE key = (SELECT max(key) FROM nodes)"
 # verify reads the stored tree hashes level by level in one forward scan each: a hole or an
 # extra hash must be named once, and the hashes after it still be found and checked.
-tamper node-deleted node_missing "DELETE FROM nodes WHERE key = (1 << 58) | 3"
-check "a deleted tree hash is one node_missing at level 1 index 3, then the count" \
+# Tree hashes are stored for levels 4, 8, 12, ... (schema 12).
+tamper node-deleted node_missing "DELETE FROM nodes WHERE key = (4 << 58) | 3"
+check "a deleted tree hash is one node_missing at level 4 index 3, then the count" \
   test "$(jq -r 'select((.finding // "") | startswith("node_")) | .finding + ": " + .message' out.txt | sed 's/ is missing//; s/ hashes;.*//')" = \
-  "node_missing: stored tree hash at level 1 index 3
+  "node_missing: stored tree hash at level 4 index 3
 node_extra: the nodes table holds $(($(sqlite3 ward.db 'SELECT count(*) FROM nodes') - 1))"
-tamper node-extra node_extra "INSERT INTO nodes(key, hash) VALUES ((1 << 58) | 100000, zeroblob(32))"
+tamper node-extra node_extra "INSERT INTO nodes(key, hash) VALUES ((4 << 58) | 100000, zeroblob(32))"
+tamper node-between node_extra "INSERT INTO nodes(key, hash) VALUES ((1 << 58) | 3, zeroblob(32))"
 check "an extra tree hash is reported by the count alone" test "$(grep -c '"finding":"node_' out.txt)" = 1
 tamper block-time block_hash_mismatch "UPDATE blocks SET header = json_set(header, '\$.time', '2020-01-01T00:00:00.000Z') WHERE height = 1"
 tamper signature block_signature \

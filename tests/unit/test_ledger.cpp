@@ -14,6 +14,12 @@ using namespace medtrail;
 using nlohmann::json;
 
 namespace {
+std::uint64_t count_in(Ledger& ledger, const char* sql) {
+  auto stmt = ledger.db().prepare(sql);
+  stmt.step();
+  return static_cast<std::uint64_t>(stmt.integer(0));
+}
+
 struct Fixture {
   std::filesystem::path dir;
   SigningKey authority = SigningKey::generate("hospital", "authority");
@@ -305,6 +311,48 @@ TEST_CASE("subjects and signer key ids are stored once each and read back into e
   std::string text;
   while (plan.step()) text += plan.text(3) + "\n";
   CHECK_THAT(text, Catch::Contains("COVERING INDEX leaves_subject_time"));
+}
+
+TEST_CASE("tree hashes are stored for every 4th level and the levels between fold from the one below",
+          "[ledger][merkle]") {
+  Fixture f;
+  f.ingest(300);
+  REQUIRE(f.ledger->anchor(f.authority, 0, false));
+  auto& db = f.ledger->db();
+  const auto size = f.ledger->size();
+  REQUIRE(size > 300);
+  std::vector<Hash> leaves;
+  auto ids = db.prepare("SELECT id FROM leaves ORDER BY idx");
+  while (ids.step()) {
+    Hash h;
+    std::copy(ids.blob(0).begin(), ids.blob(0).end(), h.begin());
+    leaves.push_back(h);
+  }
+  auto get = f.ledger->hash_getter();
+  for (int level = 0; level <= 8; ++level)
+    for (std::uint64_t index = 0; (index + 1) << level <= size; ++index)
+      REQUIRE(get(level, index) == merkle::root_of(std::span(leaves).subspan(index << level, std::size_t(1) << level)));
+  CHECK(count_in(*f.ledger, "SELECT count(*) FROM nodes") == (size >> 4) + (size >> 8));
+  CHECK(count_in(*f.ledger, "SELECT count(*) FROM nodes WHERE (key >> 58) % 4 != 0") == 0);
+
+  // A schema-11 file stored levels 1-3 as well; migration 12 drops them and nothing else.
+  auto insert = db.prepare("INSERT INTO nodes(key, hash) VALUES (?, ?)");
+  std::uint64_t added = 0;
+  for (int level = 1; level <= 3; ++level)
+    for (std::uint64_t index = 0; (index + 1) << level <= size; ++index, ++added)
+      insert.bind(1, static_cast<std::int64_t>(std::uint64_t(level) << 58 | index))
+          .bind_blob(2, get(level, index))
+          .run();
+  CHECK(count_in(*f.ledger, "SELECT count(*) FROM nodes") ==
+        (size >> 1) + (size >> 2) + (size >> 3) + (size >> 4) + (size >> 8));
+  db.exec("PRAGMA user_version = 11");
+  const auto path = (f.dir / "l.db").string();
+  f.ledger.reset();
+  f.ledger.emplace(Ledger::open(path, true, {}));
+  CHECK(count_in(*f.ledger, "PRAGMA user_version") == static_cast<std::uint64_t>(kSchemaVersion));
+  CHECK(count_in(*f.ledger, "SELECT count(*) FROM nodes") == (size >> 4) + (size >> 8));
+  CHECK(f.verify().empty());
+  CHECK(added > 0);
 }
 
 TEST_CASE("verify checks every batch of its two-stage scan and places findings exactly", "[ledger]") {
