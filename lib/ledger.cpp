@@ -198,6 +198,15 @@ CREATE INDEX leaves_subject_time ON leaves(subject_ref, time_ms, type, device) W
     R"sql(
 DELETE FROM nodes WHERE (key >> 58) % 4 != 0;
 )sql",
+    // 13: the record_ids runs key each record by the first 8 bytes of its id instead of all 32
+    // (kRecordIdKeyBytes, lib/ledger.hpp); lookups check the full id on the leaf. Rewritten in
+    // key order into a fresh table: a prefix keeps the order of the ids it cuts.
+    R"sql(
+CREATE TABLE record_ids_v13(gen INTEGER NOT NULL, id BLOB NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY(gen, id, idx)) WITHOUT ROWID;
+INSERT INTO record_ids_v13(gen, id, idx) SELECT gen, substr(id, 1, 8), idx FROM record_ids ORDER BY gen, id, idx;
+DROP TABLE record_ids;
+ALTER TABLE record_ids_v13 RENAME TO record_ids;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 static_assert(kMigrationCount == kSchemaVersion);
@@ -518,20 +527,27 @@ std::uint64_t Ledger::resolve(std::string_view text) {
       throw Error(ExitCode::usage, "record id \"" + std::string(text) + "\" is not hexadecimal");
     lower.push_back(l);
   }
-  // Prefix range on the blob index: [prefix 00.., prefix ff..].
-  std::string low = lower + std::string(64 - lower.size(), '0');
-  std::string high = lower + std::string(64 - lower.size(), 'f');
-  auto lo = *hash_from_hex(low);
-  auto hi = *hash_from_hex(high);
-  auto found = HashRuns(*db_, "record_ids", "id").range(lo, hi, 2);
+  // Prefix range on the runs' 8-byte keys: [prefix 00.., prefix ff..], cut to the key width.
+  const auto lo = *hash_from_hex(lower + std::string(64 - lower.size(), '0'));
+  const auto hi = *hash_from_hex(lower + std::string(64 - lower.size(), 'f'));
+  const auto key_lo = record_id_key(lo), key_hi = record_id_key(hi);
+  // A prefix of up to 16 digits is decided by the keys alone: two hits are ambiguous. A longer
+  // one is checked on each hit's leaf, as ids may share their first 8 bytes.
+  const bool key_decides = lower.size() <= 2 * kRecordIdKeyBytes;
+  auto hits = HashRuns(*db_, "record_ids", "id").range(key_lo, key_hi, key_decides ? 2 : 64);
+  std::vector<std::uint64_t> found;
+  for (auto index : hits) {
+    auto id = leaf(index).id;
+    auto key = record_id_key(id);
+    // The runs are a table anyone with the file can edit: never hand out a record they misname.
+    if (std::ranges::lexicographical_compare(key, key_lo) || std::ranges::lexicographical_compare(key_hi, key))
+      throw Error(ExitCode::verification_failed, "the record-id index maps " + lower + " to record " +
+                                                     std::to_string(index) + ", whose id is " + to_hex(id) +
+                                                     "; the ledger is damaged (run medtrail verify)");
+    if (to_hex(id).compare(0, lower.size(), lower) == 0) found.push_back(index);
+  }
   if (found.empty()) throw Error(ExitCode::not_found, "no record with id " + lower);
   if (found.size() > 1) throw Error(ExitCode::usage, "record id prefix " + lower + " is ambiguous; give more digits");
-  // The runs are a table anyone with the file can edit: never hand out a record they misname.
-  auto id = to_hex(leaf(found.front()).id);
-  if (id.compare(0, lower.size(), lower) != 0)
-    throw Error(ExitCode::verification_failed, "the record-id index maps " + lower + " to record " +
-                                                   std::to_string(found.front()) + ", whose id is " + id +
-                                                   "; the ledger is damaged (run medtrail verify)");
   return found.front();
 }
 
@@ -650,7 +666,7 @@ std::uint64_t Ledger::Appender::append(LeafRow& row) {
     s.bind_null(10);
   if (row.extra.is_object() && !row.extra.empty()) s.bind(11, jcs::canonicalize(row.extra)); else s.bind_null(11);
   s.run();
-  record_ids_.insert(row.id, row.index);
+  record_ids_.insert(record_id_key(row.id), row.index);
   frontier_.push(row.id, [this](int level, std::uint64_t index, const Hash& hash) {
     if (!is_stored_node_level(level)) return;
     insert_node_.bind(1, node_key(level, index)).bind_blob(2, hash).run();

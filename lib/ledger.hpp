@@ -2,7 +2,7 @@
 // stored interior hashes of its RFC 9162 tree, the payloads the leaves commit to, and the
 // authority-signed blocks that seal the log.
 //
-// On-disk layout (schema version 12; docs/FORMATS.md is the contract for outside verifiers):
+// On-disk layout (schema version 13; docs/FORMATS.md is the contract for outside verifiers):
 //   leaves     one row per record. The envelope is not stored as text: it is rebuilt from
 //              these columns (plus the JCS object in `extra`) and hashed, so any edit of a
 //              column changes the leaf hash that verify recomputes.
@@ -11,7 +11,7 @@
 //   payloads   the reading and its salt, off the leaves: as ciphertext on a ledger with a data
 //              owner (lib/privacy.hpp), in clear on older ledgers, neither once erased;
 //              replay_tag finds re-sent readings.
-//   record_ids, replay_tags, hash_runs  ids and replay tags to leaf indexes, as sorted runs
+//   record_ids, replay_tags, hash_runs  ids (their first 8 bytes) and replay tags to leaf indexes, as sorted runs
 //              (lib/hash_runs.hpp), so that inserts stay local however large the log grows;
 //   hash_run_merges  the sliced merge of those runs in progress, if any.
 //   wrap_keys, wraps  per-record data keys wrapped to the owner and grantees.
@@ -39,18 +39,25 @@
 
 namespace medtrail {
 
-inline constexpr int kSchemaVersion = 12;
+inline constexpr int kSchemaVersion = 13;
 // Tree hashes are stored for every 4th level only (schema 12); see Ledger::hash_getter.
 inline constexpr int kStoredNodeLevelStep = 4;
 constexpr bool is_stored_node_level(int level) { return level > 0 && level % kStoredNodeLevelStep == 0; }
 inline constexpr int kEnvelopeVersion = 1;
 inline constexpr int kBlockVersion = 1;
 
+// The record_ids runs key each record by the first 8 bytes of its id (schema 13): 64 bits
+// tell 10^7 ids apart but for about one pair in 10^5 ledgers, and every lookup checks the
+// full id on the leaf, so a shared prefix costs a second seek, never a wrong answer.
+inline constexpr std::size_t kRecordIdKeyBytes = 8;
+inline std::span<const std::uint8_t> record_id_key(const Hash& id) { return std::span(id).first(kRecordIdKeyBytes); }
+
 // Finds a record's leaf index by its full id (bind the 32-byte id as parameter 1); one seek per
-// run of lib/hash_runs.hpp. Statements that must look ids up in bulk prepare this once.
+// run of lib/hash_runs.hpp, then the leaf's own id. Statements that must look ids up in bulk
+// prepare this once. It uses ?1 twice: embed it only where it is the sole parameter.
 inline constexpr const char* kRecordIdLookup =
-    "SELECT t.idx FROM hash_runs r CROSS JOIN record_ids t ON t.gen = r.gen "
-    "WHERE r.tbl = 'record_ids' AND t.id = ? LIMIT 1";
+    "SELECT t.idx FROM hash_runs r CROSS JOIN record_ids t ON t.gen = r.gen CROSS JOIN leaves l ON l.idx = t.idx "
+    "WHERE r.tbl = 'record_ids' AND t.id = substr(?1, 1, 8) AND l.id = ?1 LIMIT 1";
 
 struct LeafRow {
   std::uint64_t index = 0;

@@ -366,7 +366,7 @@ class StoredNodes {
 void hash_leaves(std::vector<StreamedLeaf>& batch) {
   for (auto& s : batch) {
     if (!s.malformed.empty()) continue;
-    s.id_entry = MapDigest::entry(s.row.id, s.row.index);
+    s.id_entry = MapDigest::entry(record_id_key(s.row.id), s.row.index);
     if (s.replay_tag) s.tag_entry = MapDigest::entry(*s.replay_tag, s.row.index);
     if (s.extra_text) {
       try {

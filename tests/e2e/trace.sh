@@ -152,14 +152,17 @@ check "rebuilt indexes give the same contacts" cmp -s out.txt contacts.ndjson
 check "rebuilt links give the same lineage" bash -c "diff <('$MEDTRAIL' trace --db v1.db '$D' | jq -S 'del(.nodes[].included, .nodes[].block)') \
   <('$MEDTRAIL' trace --db ward.db '$D' | jq -S 'del(.nodes[].included, .nodes[].block)')"
 
-# A schema-10 ledger kept each reading's subject pseudonym and gateway key id in its leaf; the
-# next writer moves them to subjects and signer_keys, one row per value.
+# A schema-10 ledger kept each reading's subject pseudonym and gateway key id in its leaf, and
+# whole ids in record_ids; the next writer moves the values to subjects and signer_keys, one
+# row per value, and cuts the ids to 8 bytes (migrations 11 and 13).
 cp ward.db v10.db
 sqlite3 v10.db "$UNDO_SCHEMA_11 PRAGMA user_version = 10;"
 check "the schema-10 file holds pseudonyms in its leaves" test "$(sqlite3 v10.db 'SELECT count(*) FROM leaves WHERE length(subject) = 32')" -ge 100
+check "the schema-10 file keys record_ids by whole ids" test "$(sqlite3 v10.db 'SELECT count(*) FROM record_ids WHERE length(id) = 32')" = "$(sqlite3 v10.db 'SELECT count(*) FROM leaves')"
 expect_exit 0 mt anchor --db v10.db --key keys/hospital.key
 check "migrated from schema 10" test "$(sqlite3 v10.db 'PRAGMA user_version')" = "$(sqlite3 ward.db 'PRAGMA user_version')"
 check "one subjects row per pseudonym" test "$(sqlite3 v10.db 'SELECT count(*) FROM subjects')" = "$(sqlite3 ward.db 'SELECT count(*) FROM subjects')"
+check "record_ids keyed by 8-byte id prefixes" test "$(sqlite3 v10.db 'SELECT count(*) FROM record_ids WHERE length(id) = 8')" = "$(sqlite3 v10.db 'SELECT count(*) FROM leaves')"
 check "one signer_keys row per key id" test "$(sqlite3 v10.db 'SELECT count(*) FROM signer_keys')" = "$(sqlite3 ward.db 'SELECT count(*) FROM signer_keys')"
 expect_exit 0 mt verify --db v10.db --trust keys/hospital.pub
 expect_exit 0 mt trace --db v10.db --contacts patient-0001 "${window[@]}" --hops 2 --reveal

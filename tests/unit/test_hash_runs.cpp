@@ -126,7 +126,7 @@ TEST_CASE("record ids are looked up with one primary-key seek per run", "[hash_r
   // A prefix resolves through the runs, and an id the runs misname is refused, not served.
   auto genesis = to_hex(t.ledger->leaf(0).id);
   CHECK(t.ledger->resolve(genesis.substr(0, 8)) == 0);
-  t.db().exec("UPDATE record_ids SET id = zeroblob(32)");
+  t.db().exec("UPDATE record_ids SET id = zeroblob(8)");
   CHECK_THROWS_AS(t.ledger->resolve(genesis), Error);
   std::optional<ExitCode> code;
   try {
