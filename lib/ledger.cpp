@@ -610,9 +610,11 @@ merkle::HashGetter Ledger::hash_getter() {
     while (stmt.step()) row.push_back(to_hash(stmt.blob(0), "tree hash"));
     stmt.reset();
     if (row.size() != count)
-      throw Error(ExitCode::verification_failed, "stored hash missing at level " + std::to_string(base) + " index " +
-                                                     std::to_string(first + row.size()) + " (needed for level " +
-                                                     std::to_string(level) + " index " + std::to_string(index) + ")");
+      throw Error(ExitCode::verification_failed,
+                  "stored hash missing at level " + std::to_string(base) + " index " + std::to_string(first) +
+                      (depth == 0 ? std::string()
+                                  : " to " + std::to_string(first + count - 1) + " (needed for level " +
+                                        std::to_string(level) + " index " + std::to_string(index) + ")"));
     for (std::size_t n = count; n > 1; n /= 2)
       for (std::size_t i = 0; i < n / 2; ++i) row[i] = merkle::node_hash(row[2 * i], row[2 * i + 1]);
     return row[0];

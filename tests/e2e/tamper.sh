@@ -47,6 +47,11 @@ check "a deleted tree hash is one node_missing at level 4 index 3, then the coun
   test "$(jq -r 'select((.finding // "") | startswith("node_")) | .finding + ": " + .message' out.txt | sed 's/ is missing//; s/ hashes;.*//')" = \
   "node_missing: stored tree hash at level 4 index 3
 node_extra: the nodes table holds $(($(sqlite3 ward.db 'SELECT count(*) FROM nodes') - 1))"
+# A proof that needs the deleted hash names it instead of producing a wrong path.
+id40=$(sqlite3 ward.db "SELECT lower(hex(id)) FROM leaves WHERE idx = 40")
+expect_exit 1 mt prove --db node-deleted.db "$id40"
+check "prove names the missing tree hash" grep -q 'stored hash missing at level 4 index 3' err.txt
+expect_exit 0 mt prove --db ward.db "$id40"
 tamper node-extra node_extra "INSERT INTO nodes(key, hash) VALUES ((4 << 58) | 100000, zeroblob(32))"
 tamper node-between node_extra "INSERT INTO nodes(key, hash) VALUES ((1 << 58) | 3, zeroblob(32))"
 check "an extra tree hash is reported by the count alone" test "$(grep -c '"finding":"node_' out.txt)" = 1
