@@ -53,6 +53,7 @@
 #include "merkle.hpp"
 #include "reading.hpp"
 #include "simulate.hpp"
+#include "stored_reading.hpp"
 #include "timefmt.hpp"
 #include "verify.hpp"
 
@@ -572,6 +573,27 @@ json run_micro(const std::vector<std::string>& lines, const Fixture& fx) {
   m["jcs_canonicalize_reading_per_s"] = rate_of(n, [&](std::uint64_t i) {
     g_sink = static_cast<std::uint8_t>(g_sink ^ static_cast<std::uint8_t>(medtrail::jcs::canonicalize(parsed[i]).size()));
   });
+  // How ingest stores a clear reading and every reader puts it back (lib/stored_reading.hpp).
+  {
+    std::vector<std::string> canonical;
+    std::vector<medtrail::StoredReading> stored(n);
+    std::vector<medtrail::EnvelopeMembers> envelopes;
+    canonical.reserve(n);
+    for (const auto& p : parsed) canonical.push_back(medtrail::jcs::canonicalize(p));
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const auto& p = parsed[i];
+      envelopes.push_back({p["device"].get_ref<const std::string&>(), p["type"].get_ref<const std::string&>(),
+                           medtrail::parse_rfc3339_ms(p["time"].get_ref<const std::string&>())});
+    }
+    m["elide_envelope_members_per_s"] =
+        rate_of(n, [&](std::uint64_t i) { stored[i] = medtrail::elide_envelope_members(canonical[i], envelopes[i]); });
+    std::string whole;  // into one buffer, as verify does
+    m["restore_envelope_members_per_s"] = rate_of(n, [&](std::uint64_t i) {
+      if (!medtrail::restore_envelope_members_into(whole, stored[i].text, stored[i].elided, envelopes[i]))
+        throw std::runtime_error("a stored reading could not be put back");
+      g_sink = static_cast<std::uint8_t>(g_sink ^ static_cast<std::uint8_t>(whole.size()));
+    });
+  }
   // The leaf hash as ingest (Appender::append) and verify compute it for a reading.
   medtrail::LeafRow row;
   row.kind = "reading";

@@ -756,8 +756,8 @@ Result run(Ledger& ledger, const std::vector<ScheduledPolicy>& schedule, const O
   // Readings only, in index order, each with its payload; the window is filtered in SQL.
   // Only the columns the rules read: this loop is the audit's cost per record.
   auto stmt = ledger.db().prepare(
-      (std::string("SELECT l.idx, l.id, l.device, l.time_ms, l.type, ") + kSubjectOfLeaf +
-       ", reading_of(l.idx, p.reading) FROM leaves l LEFT JOIN payloads p ON p.idx = l.idx "
+      (std::string("SELECT l.idx, l.id, l.device, l.time_ms, l.type, ") + kSubjectOfLeaf + ", " + kReadingOfPayload +
+       " FROM leaves l LEFT JOIN payloads p ON p.idx = l.idx "
        "WHERE l.idx >= ? AND l.idx < ? AND l.kind = 'reading' AND l.time_ms >= ? AND l.time_ms < ? ORDER BY l.idx")
           .c_str());
   stmt.bind(1, options.from_index).bind(2, end);

@@ -8,6 +8,7 @@
 #include "error.hpp"
 #include "jcs.hpp"
 #include "privacy.hpp"
+#include "stored_reading.hpp"
 #include "timefmt.hpp"
 #include "trace_index.hpp"
 
@@ -49,7 +50,10 @@ struct Prepared {
 };
 
 void seal_payload(Prepared& p) {
-  p.sealed = payload_crypto::seal(p.salt, p.canonical, p.commitment);
+  // Sealed as a clear payload is stored: without the members the envelope holds.
+  auto stored = elide_envelope_members(p.canonical, {p.reading.device, p.reading.type, p.reading.time_ms});
+  p.sealed = payload_crypto::seal(p.salt, stored.text, p.commitment);
+  p.sealed->elided = stored.elided;
   p.ciphertext_sha256 = to_hex(crypto::sha256(p.sealed->ciphertext));
 }
 
@@ -338,7 +342,7 @@ struct Ingestor::Impl {
         sealer.store(index, row, *p.sealed, p.replay_tag);
         appender.replay_tags().insert(p.replay_tag, index);
       } else {
-        appender.add_payload(index, p.salt, p.canonical, p.replay_tag);
+        appender.add_payload(row, p.salt, p.canonical, p.replay_tag);
       }
       index_writer.add(row, trace::facts_of(row, p.reading, std::move(parents)));
       seal_tree.push(row.id);

@@ -5,11 +5,12 @@
 #include <unistd.h>
 
 #include "crypto.hpp"
-#include "hash_runs.hpp"
 #include "error.hpp"
+#include "hash_runs.hpp"
 #include "jcs.hpp"
 #include "note.hpp"
 #include "policy_log.hpp"
+#include "stored_reading.hpp"
 #include "timefmt.hpp"
 #include "trace_index.hpp"
 
@@ -207,6 +208,12 @@ INSERT INTO record_ids_v13(gen, id, idx) SELECT gen, substr(id, 1, 8), idx FROM 
 DROP TABLE record_ids;
 ALTER TABLE record_ids_v13 RENAME TO record_ids;
 )sql",
+    // 14: clear readings are stored without the device, type and time their leaf holds
+    // (lib/stored_reading.hpp); `elided` says which members to put back, NULL none. Earlier
+    // rows stay whole.
+    R"sql(
+ALTER TABLE payloads ADD COLUMN elided INTEGER;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 static_assert(kMigrationCount == kSchemaVersion);
@@ -330,20 +337,34 @@ void read_leaf_row_into(sql::Statement& s, int c, LeafRow& row, std::optional<st
 
 Ledger::Ledger(std::unique_ptr<sql::Database> db)
     : db_(std::move(db)), reading_source_(std::make_unique<ReadingSource>()) {
-  // reading_of(idx, clear_reading): the clear reading when stored in clear, else whatever the
-  // installed reader (lib/privacy.hpp) may decrypt, else NULL. Queries that need reading
-  // values use it so that encrypted ledgers work without each query knowing about keys.
+  // reading_of(idx, stored, elided, device, type, time_ms) is kReadingOfPayload: the clear
+  // reading, whole, when stored in clear, else whatever the installed reader (lib/privacy.hpp)
+  // may decrypt, else NULL. Queries that need reading values use it so that neither storage
+  // form nor keys are each query's business.
   auto call = [](sqlite3_context* ctx, int, sqlite3_value** args) {
-    if (sqlite3_value_type(args[1]) != SQLITE_NULL) {
-      sqlite3_result_value(ctx, args[1]);
-      return;
-    }
-    auto* source = static_cast<ReadingSource*>(sqlite3_user_data(ctx));
-    if (!*source) {
-      sqlite3_result_null(ctx);
-      return;
-    }
+    auto optional_text = [&](int at) -> std::optional<std::string_view> {
+      if (sqlite3_value_type(args[at]) == SQLITE_NULL) return std::nullopt;
+      auto* text = reinterpret_cast<const char*>(sqlite3_value_text(args[at]));
+      return std::string_view(text, static_cast<std::size_t>(sqlite3_value_bytes(args[at])));
+    };
     try {
+      if (sqlite3_value_type(args[1]) != SQLITE_NULL) {
+        std::int64_t elided = sqlite3_value_int64(args[2]);
+        if (elided == 0) return sqlite3_result_value(ctx, args[1]);
+        EnvelopeMembers envelope{optional_text(3), optional_text(4), std::nullopt};
+        if (sqlite3_value_type(args[5]) != SQLITE_NULL) envelope.time_ms = sqlite3_value_int64(args[5]);
+        auto stored = optional_text(1);
+        auto whole = restore_envelope_members(*stored, elided, envelope);
+        if (!whole)
+          return sqlite3_result_error(ctx,
+                                      ("the stored reading of record " + std::to_string(sqlite3_value_int64(args[0])) +
+                                       " cannot be put together with its envelope (medtrail verify)")
+                                          .c_str(),
+                                      -1);
+        return sqlite3_result_text64(ctx, whole->data(), whole->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+      }
+      auto* source = static_cast<ReadingSource*>(sqlite3_user_data(ctx));
+      if (!*source) return sqlite3_result_null(ctx);
       auto text = (*source)(static_cast<std::uint64_t>(sqlite3_value_int64(args[0])));
       if (!text) return sqlite3_result_null(ctx);
       sqlite3_result_text64(ctx, text->data(), text->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
@@ -351,7 +372,7 @@ Ledger::Ledger(std::unique_ptr<sql::Database> db)
       sqlite3_result_error(ctx, e.what(), -1);
     }
   };
-  if (sqlite3_create_function_v2(db_->handle(), "reading_of", 2, SQLITE_UTF8, reading_source_.get(), call, nullptr,
+  if (sqlite3_create_function_v2(db_->handle(), "reading_of", 6, SQLITE_UTF8, reading_source_.get(), call, nullptr,
                                  nullptr, nullptr) != SQLITE_OK)
     throw Error(ExitCode::environment, "cannot register the reading_of SQL function");
 }
@@ -510,7 +531,9 @@ LeafRow Ledger::leaf(std::uint64_t index) {
 
 std::optional<json> Ledger::payload(std::uint64_t index) {
   // Encrypted readings come through reading_of, so only an installed reader can see them.
-  auto stmt = db_->prepare("SELECT reading_of(idx, reading) FROM payloads WHERE idx = ?");
+  auto stmt = db_->prepare(
+      (std::string("SELECT ") + kReadingOfPayload + " FROM payloads p JOIN leaves l ON l.idx = p.idx WHERE p.idx = ?")
+          .c_str());
   stmt.bind(1, index);
   if (!stmt.step() || stmt.is_null(0)) return std::nullopt;
   json reading = json::parse(stmt.text(0), nullptr, false);
@@ -641,7 +664,8 @@ Ledger::Appender::Appender(Ledger& ledger)
           "INSERT INTO leaves(idx, id, kind, device, signer_ref, time_ms, received_ms, type, commitment, subject_ref, "
           "extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")),
       insert_node_(ledger.db_->prepare("INSERT INTO nodes(key, hash) VALUES (?, ?)")),
-      insert_payload_(ledger.db_->prepare("INSERT INTO payloads(idx, salt, reading, replay_tag) VALUES (?, ?, ?, ?)")),
+      insert_payload_(
+          ledger.db_->prepare("INSERT INTO payloads(idx, salt, reading, replay_tag, elided) VALUES (?, ?, ?, ?, ?)")),
       record_ids_(*ledger.db_, "record_ids", "id"),
       replay_tags_(*ledger.db_, "replay_tags", "tag", HashRuns::Tuning{}, ledger.replay_filters_.get()),
       subjects_(*ledger.db_, "subjects", "pseudonym"),
@@ -710,10 +734,24 @@ std::int64_t Ledger::Appender::Interned::ref_of(std::string_view bytes, bool is_
   return ref;
 }
 
-void Ledger::Appender::add_payload(std::uint64_t index, std::span<const std::uint8_t> salt, std::string_view reading,
+void Ledger::Appender::add_payload(const LeafRow& row, std::span<const std::uint8_t> salt, std::string_view canonical,
                                    std::span<const std::uint8_t> replay_tag) {
-  insert_payload_.bind(1, index).bind_blob(2, salt).bind(3, reading).bind_blob(4, replay_tag).run();
-  replay_tags_.insert(replay_tag, index);
+  auto stored = elide_envelope_members(canonical, {row.device, row.type, row.time_ms});
+  insert_payload_.bind(1, row.index).bind_blob(2, salt).bind(3, stored.text).bind_blob(4, replay_tag);
+  if (stored.elided)
+    insert_payload_.bind(5, stored.elided);
+  else
+    insert_payload_.bind_null(5);
+  insert_payload_.run();
+  replay_tags_.insert(replay_tag, row.index);
+}
+
+std::string clear_reading_of(const LeafRow& row, std::string_view stored, std::int64_t elided) {
+  auto whole = restore_envelope_members(stored, elided, {row.device, row.type, row.time_ms});
+  if (!whole)
+    throw Error(ExitCode::verification_failed, "the stored reading of record " + std::to_string(row.index) +
+                                                   " cannot be put together with its envelope (medtrail verify)");
+  return *whole;
 }
 
 std::vector<LeafRow> Ledger::enroll(const SigningKey& authority, const std::vector<EnrollRequest>& requests) {

@@ -2,7 +2,7 @@
 // stored interior hashes of its RFC 9162 tree, the payloads the leaves commit to, and the
 // authority-signed blocks that seal the log.
 //
-// On-disk layout (schema version 13; docs/FORMATS.md is the contract for outside verifiers):
+// On-disk layout (schema version 14; docs/FORMATS.md is the contract for outside verifiers):
 //   leaves     one row per record. The envelope is not stored as text: it is rebuilt from
 //              these columns (plus the JCS object in `extra`) and hashed, so any edit of a
 //              column changes the leaf hash that verify recomputes.
@@ -10,7 +10,8 @@
 //              by number (subject_ref, signer_ref), as they repeat in every reading.
 //   payloads   the reading and its salt, off the leaves: as ciphertext on a ledger with a data
 //              owner (lib/privacy.hpp), in clear on older ledgers, neither once erased;
-//              replay_tag finds re-sent readings.
+//              replay_tag finds re-sent readings. A reading is stored (or sealed) without the
+//              device, type and time its leaf holds; `elided` says which (lib/stored_reading.hpp).
 //   record_ids, replay_tags, hash_runs  ids (their first 8 bytes) and replay tags to leaf indexes, as sorted runs
 //              (lib/hash_runs.hpp), so that inserts stay local however large the log grows;
 //   hash_run_merges  the sliced merge of those runs in progress, if any.
@@ -39,7 +40,7 @@
 
 namespace medtrail {
 
-inline constexpr int kSchemaVersion = 13;
+inline constexpr int kSchemaVersion = 14;
 // Tree hashes are stored for every 4th level only (schema 12); see Ledger::hash_getter.
 inline constexpr int kStoredNodeLevelStep = 4;
 constexpr bool is_stored_node_level(int level) { return level > 0 && level % kStoredNodeLevelStep == 0; }
@@ -147,7 +148,9 @@ class Ledger {
     explicit Appender(Ledger& ledger);
     // Inserts the leaf (its id is computed here) and returns its index.
     std::uint64_t append(LeafRow& row);
-    void add_payload(std::uint64_t index, std::span<const std::uint8_t> salt, std::string_view reading,
+    // The clear payload of an appended reading, `canonical` its JCS text; stored without the
+    // members the leaf holds (lib/stored_reading.hpp).
+    void add_payload(const LeafRow& row, std::span<const std::uint8_t> salt, std::string_view canonical,
                      std::span<const std::uint8_t> replay_tag);
     std::uint64_t size() const { return frontier_.size(); }
     // Replay tags of stored payloads: add_payload records them; encrypted payloads, stored by
@@ -197,8 +200,8 @@ class Ledger {
   void store_timestamp(std::uint64_t height, std::span<const std::uint8_t> token);
   std::optional<Bytes> timestamp(std::uint64_t height);
 
-  // Where the SQL function reading_of(idx, clear) finds readings stored encrypted; unset, it
-  // yields NULL for them. lib/privacy.hpp's PayloadReader installs itself here.
+  // Where the SQL function reading_of (kReadingOfPayload) finds readings stored encrypted;
+  // unset, it yields NULL for them. lib/privacy.hpp's PayloadReader installs itself here.
   using ReadingSource = std::function<std::optional<std::string>(std::uint64_t index)>;
   void set_reading_source(ReadingSource source) { *reading_source_ = std::move(source); }
 
@@ -238,6 +241,13 @@ inline constexpr const char* kPrivacyKindsCondition =
 inline constexpr const char* kLeafColumns =
     "idx, id, kind, device, (SELECT key_id FROM signer_keys WHERE ref = signer_ref), time_ms, received_ms, type, "
     "commitment, (SELECT pseudonym FROM subjects WHERE ref = subject_ref), extra";
+// The whole reading of payload row `p` and its leaf row `l` (aliases the query must use), in a
+// SELECT list: a clear reading with the members it was stored without put back
+// (lib/stored_reading.hpp), an encrypted one through the installed reader, else NULL.
+inline constexpr const char* kReadingOfPayload = "reading_of(l.idx, p.reading, p.elided, l.device, l.type, l.time_ms)";
+// A clear reading as stored (`elided` as in payloads, NULL read as 0), whole; throws
+// Error(integrity) when it cannot be put together (tampered storage).
+std::string clear_reading_of(const LeafRow& row, std::string_view stored, std::int64_t elided);
 // A leaf's subject pseudonym (32-byte blob or NULL), in a SELECT list.
 inline constexpr const char* kSubjectOfLeaf = "(SELECT pseudonym FROM subjects WHERE ref = subject_ref)";
 // The subject_ref of the pseudonym bound to this parameter (NULL when no leaf has it), so that

@@ -37,11 +37,11 @@ std::optional<Bytes> open_with(std::span<const std::uint8_t> key, std::span<cons
 
 }  // namespace
 
-Sealed seal(std::span<const std::uint8_t> salt, std::string_view canonical_reading, const Hash& commitment) {
+Sealed seal(std::span<const std::uint8_t> salt, std::string_view stored_reading, const Hash& commitment) {
   Sealed out;
   out.dek = crypto::random_bytes(kDekSize);
   Bytes plaintext(salt.begin(), salt.end());
-  plaintext.insert(plaintext.end(), canonical_reading.begin(), canonical_reading.end());
+  plaintext.insert(plaintext.end(), stored_reading.begin(), stored_reading.end());
   out.ciphertext = seal_with(out.dek, labelled("medtrail-payload-v1", commitment), plaintext);
   OPENSSL_cleanse(plaintext.data(), plaintext.size());
   return out;

@@ -31,12 +31,15 @@ inline constexpr std::size_t kSaltSize = 32;
 struct Sealed {
   Bytes ciphertext;  // nonce || ciphertext || tag
   Bytes dek;
+  std::int64_t elided = 0;  // what the sealed text lacks (payloads.elided, lib/stored_reading.hpp); set by the caller
 };
-Sealed seal(std::span<const std::uint8_t> salt, std::string_view canonical_reading, const Hash& commitment);
+// `stored_reading`: the reading's JCS text, or that less the members its envelope holds
+// (lib/stored_reading.hpp); the commitment is always over the whole text.
+Sealed seal(std::span<const std::uint8_t> salt, std::string_view stored_reading, const Hash& commitment);
 
 struct Opened {
   Bytes salt;
-  std::string reading;  // JCS text as received
+  std::string reading;  // the text as sealed: put it together (lib/stored_reading.hpp) before use
 };
 // nullopt when the DEK, the commitment or the ciphertext does not match (altered, truncated,
 // or another record's ciphertext).

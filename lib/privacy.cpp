@@ -8,6 +8,7 @@
 #include "error.hpp"
 #include "jcs.hpp"
 #include "merkle.hpp"
+#include "stored_reading.hpp"
 #include "timefmt.hpp"
 #include "trace_index.hpp"
 
@@ -165,9 +166,11 @@ std::vector<Grant> grants(Ledger& ledger) {
 PayloadSealer::PayloadSealer(Ledger& ledger)
     : ledger_(ledger),
       owner_(owner_key(ledger)),
-      insert_payload_(ledger.db().prepare("INSERT INTO payloads(idx, ciphertext, replay_tag) VALUES (?, ?, ?)")),
+      insert_payload_(
+          ledger.db().prepare("INSERT INTO payloads(idx, ciphertext, replay_tag, elided) VALUES (?, ?, ?, ?)")),
       insert_wrap_key_(ledger.db().prepare("INSERT INTO wrap_keys(recipient, ephemeral) VALUES (?, ?)")),
-      insert_wrap_(ledger.db().prepare("INSERT OR IGNORE INTO wraps(idx, recipient, wrap_key, wrapped) VALUES (?, ?, ?, ?)")) {
+      insert_wrap_(
+          ledger.db().prepare("INSERT OR IGNORE INTO wraps(idx, recipient, wrap_key, wrapped) VALUES (?, ?, ?, ?)")) {
   if (!owner_) return;
   std::int64_t now = now_unix_ms();
   for (auto& g : grants(ledger)) {
@@ -190,7 +193,12 @@ std::int64_t PayloadSealer::wrap_key_for(const std::string& id, const PublicKey&
 
 void PayloadSealer::store(std::uint64_t index, const LeafRow& row, const payload_crypto::Sealed& sealed,
                           std::span<const std::uint8_t> replay_tag) {
-  insert_payload_.bind(1, index).bind_blob(2, sealed.ciphertext).bind_blob(3, replay_tag).run();
+  insert_payload_.bind(1, index).bind_blob(2, sealed.ciphertext).bind_blob(3, replay_tag);
+  if (sealed.elided)
+    insert_payload_.bind(4, sealed.elided);
+  else
+    insert_payload_.bind_null(4);
+  insert_payload_.run();
   auto wrap_to = [&](const PublicKey& key) {
     std::string id = recipient_id(key);
     std::int64_t wrap_key = wrap_key_for(id, key);
@@ -205,7 +213,7 @@ void PayloadSealer::store(std::uint64_t index, const LeafRow& row, const payload
 PayloadReader::PayloadReader(Ledger& ledger, const SigningKey* reader)
     : ledger_(ledger),
       reader_(reader),
-      payload_(ledger.db().prepare("SELECT salt, reading, ciphertext FROM payloads WHERE idx = ?")),
+      payload_(ledger.db().prepare("SELECT salt, reading, ciphertext, elided FROM payloads WHERE idx = ?")),
       wrap_(ledger.db().prepare(kWrapLookup)),
       // Prepared once: reading_of calls reading_text for every encrypted row a query touches.
       leaf_(ledger.db().prepare((std::string("SELECT ") + kLeafColumns + " FROM leaves WHERE idx = ?").c_str())) {
@@ -240,8 +248,17 @@ ReadResult PayloadReader::read(const LeafRow& row) {
   if (!payload_.is_null(1)) {
     out.outcome = ReadOutcome::clear;
     auto salt = payload_.blob(0);
-    out.payload = payload_crypto::Opened{Bytes(salt.begin(), salt.end()), payload_.text(1)};
+    Bytes salt_bytes(salt.begin(), salt.end());
+    std::string stored = payload_.text(1);
+    std::int64_t elided = payload_.is_null(3) ? 0 : payload_.integer(3);
     payload_.reset();
+    auto whole = restore_envelope_members(stored, elided, {row.device, row.type, row.time_ms});
+    if (!whole) {
+      out.outcome = ReadOutcome::corrupt;
+      out.reason = "the stored reading cannot be put together with its envelope";
+      return out;
+    }
+    out.payload = payload_crypto::Opened{std::move(salt_bytes), std::move(*whole)};
     return out;
   }
   if (payload_.is_null(2)) {
@@ -250,6 +267,7 @@ ReadResult PayloadReader::read(const LeafRow& row) {
     return out;
   }
   Bytes ciphertext(payload_.blob(2).begin(), payload_.blob(2).end());
+  const std::int64_t elided = payload_.is_null(3) ? 0 : payload_.integer(3);
   payload_.reset();
   auto refuse = [&](std::string reason) {
     out.outcome = ReadOutcome::refused;
@@ -297,6 +315,9 @@ ReadResult PayloadReader::read(const LeafRow& row) {
   if (!row.commitment) return corrupt("the record has no commitment");
   auto opened = payload_crypto::open(*dek, ciphertext, *row.commitment);
   if (!opened) return corrupt("the ciphertext does not open (altered, truncated or another record's)");
+  if (!restore_envelope_members_into(opened->reading, std::string(opened->reading), elided,
+                                     {row.device, row.type, row.time_ms}))
+    return corrupt("the decrypted reading cannot be put together with its envelope");
   crypto::Sha256 sha;
   sha.update(opened->salt);
   sha.update(opened->reading);
@@ -452,10 +473,12 @@ ForgetResult forget(Ledger& ledger, const SigningKey& owner, const Hash& subject
     require_owner(ledger, owner);
     payload_crypto::KeyUnwrapper unwrapper(owner);
     auto owner_enc = *owner.identity().enc_key;
-    auto payload = ledger.db().prepare("SELECT salt, reading, ciphertext, replay_tag FROM payloads WHERE idx = ?");
+    auto payload =
+        ledger.db().prepare("SELECT salt, reading, ciphertext, replay_tag, elided FROM payloads WHERE idx = ?");
     HashRuns replay_tags(ledger.db(), "replay_tags", "tag");
     auto erase = ledger.db().prepare(
-        "UPDATE payloads SET salt = NULL, reading = NULL, ciphertext = NULL, replay_tag = NULL WHERE idx = ?");
+        "UPDATE payloads SET salt = NULL, reading = NULL, ciphertext = NULL, replay_tag = NULL, elided = NULL WHERE "
+        "idx = ?");
     auto drop_wraps = ledger.db().prepare("DELETE FROM wraps WHERE idx = ?");
     auto drop_asset = ledger.db().prepare("DELETE FROM assets WHERE asset = ? AND time_ms = ? AND idx = ?");
     auto drop_proximity = ledger.db().prepare("DELETE FROM proximity WHERE peer = ? AND time_ms = ? AND idx = ?");
@@ -473,11 +496,13 @@ ForgetResult forget(Ledger& ledger, const SigningKey& owner, const Hash& subject
       }
       std::optional<std::string> text;
       if (!payload.is_null(1)) {
-        text = payload.text(1);
+        text = clear_reading_of(row, payload.text(1), payload.is_null(4) ? 0 : payload.integer(4));
       } else if (!payload.is_null(2) && row.commitment) {
         Bytes ciphertext(payload.blob(2).begin(), payload.blob(2).end());
         if (auto dek = owner_dek(wrap_lookup, unwrapper, owner_enc, row))
-          if (auto opened = payload_crypto::open(*dek, ciphertext, *row.commitment)) text = opened->reading;
+          if (auto opened = payload_crypto::open(*dek, ciphertext, *row.commitment))
+            text = restore_envelope_members(opened->reading, payload.is_null(4) ? 0 : payload.integer(4),
+                                            {row.device, row.type, row.time_ms});
       } else {
         payload.reset();
         continue;  // already erased

@@ -1,5 +1,7 @@
 #include "timefmt.hpp"
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 
@@ -93,7 +95,7 @@ std::optional<std::int64_t> parse_rfc3339_ms(std::string_view s) {
   return secs * 1000 + millis;
 }
 
-std::string format_rfc3339_ms(std::int64_t unix_ms) {
+std::size_t format_rfc3339_ms_to(std::int64_t unix_ms, std::span<char, kRfc3339MsBufferSize> out) {
   std::int64_t ms = unix_ms % 1000;
   std::int64_t secs = unix_ms / 1000;
   if (ms < 0) {
@@ -112,10 +114,11 @@ std::string format_rfc3339_ms(std::int64_t unix_ms) {
   if (y >= 0 && y <= 9999) {
     // Written digit by digit: every record's envelope holds two times, and snprintf was 5%
     // of a full verify.
-    char text[] = "0000-00-00T00:00:00.000Z";
+    static constexpr char kPattern[] = "0000-00-00T00:00:00.000Z";
+    std::copy(std::begin(kPattern), std::end(kPattern), out.begin());
     auto put = [&](std::size_t end, std::int64_t value, int digits) {
       for (int k = 1; k <= digits; ++k, value /= 10)
-        text[end - static_cast<std::size_t>(k)] = static_cast<char>('0' + value % 10);
+        out[end - static_cast<std::size_t>(k)] = static_cast<char>('0' + value % 10);
     };
     put(4, y, 4);
     put(7, m, 2);
@@ -124,14 +127,18 @@ std::string format_rfc3339_ms(std::int64_t unix_ms) {
     put(16, rem / 60 % 60, 2);
     put(19, rem % 60, 2);
     put(23, ms, 3);
-    return std::string(text, sizeof text - 1);
+    return sizeof kPattern - 1;
   }
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
-                static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60),
-                static_cast<long long>(ms));
-  return buf;
+  int written =
+      std::snprintf(out.data(), out.size(), "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", static_cast<long long>(y),
+                    m, d, static_cast<long long>(rem / 3600), static_cast<long long>(rem / 60 % 60),
+                    static_cast<long long>(rem % 60), static_cast<long long>(ms));
+  return std::min(static_cast<std::size_t>(std::max(written, 0)), out.size() - 1);
+}
+
+std::string format_rfc3339_ms(std::int64_t unix_ms) {
+  std::array<char, kRfc3339MsBufferSize> text;
+  return std::string(text.data(), format_rfc3339_ms_to(unix_ms, text));
 }
 
 std::int64_t now_unix_ms() {

@@ -183,7 +183,9 @@ std::uint64_t timeline(Ledger& ledger, const TimelineQuery& q, const std::functi
   bind_key(stmt);
   stmt.bind(2, q.window.since_ms).bind(3, q.window.until_ms);
   if (q.type) stmt.bind(4, *q.type);
-  auto payload = db.prepare("SELECT reading_of(idx, reading) FROM payloads WHERE idx = ?");
+  auto payload = db.prepare(
+      (std::string("SELECT ") + kReadingOfPayload + " FROM payloads p JOIN leaves l ON l.idx = p.idx WHERE p.idx = ?")
+          .c_str());
   BlockMap blocks(ledger);
   std::uint64_t count = 0;
   while (stmt.step()) {
@@ -236,7 +238,9 @@ class ContactFinder {
                                  kSubjectRefOfParam + " AND time_ms BETWEEN ? AND ? ORDER BY time_ms, idx")
                                     .c_str())),
         position_of_(ledger.db().prepare("SELECT lat, lon FROM positions WHERE idx = ?")),
-        payload_of_(ledger.db().prepare("SELECT reading_of(idx, reading) FROM payloads WHERE idx = ?")),
+        payload_of_(ledger.db().prepare((std::string("SELECT ") + kReadingOfPayload +
+                                         " FROM payloads p JOIN leaves l ON l.idx = p.idx WHERE p.idx = ?")
+                                            .c_str())),
         // One grid cell (minute, latitude band) and a longitude range: a range read of the
         // covering index positions_grid; the expressions must be the index's own.
         near_(ledger.db().prepare(
@@ -357,8 +361,8 @@ class ContactFinder {
     if (!all_points_) {
       all_points_.emplace();
       auto stmt =
-          ledger_.db().prepare((std::string("SELECT l.idx, l.time_ms, ") + kSubjectOfLeaf +
-                                ", reading_of(l.idx, p.reading) FROM leaves l JOIN payloads p ON p.idx = l.idx "
+          ledger_.db().prepare((std::string("SELECT l.idx, l.time_ms, ") + kSubjectOfLeaf + ", " + kReadingOfPayload +
+                                " FROM leaves l JOIN payloads p ON p.idx = l.idx "
                                 "WHERE l.type = 'location' AND l.subject_ref IS NOT NULL AND l.time_ms BETWEEN ? AND ?")
                                    .c_str());
       stmt.bind(1, options_.window.since_ms).bind(2, options_.window.until_ms);
@@ -485,10 +489,9 @@ std::vector<Contact> qualifying(std::map<Hash, Contact> found, const ContactOpti
 std::vector<std::pair<std::uint64_t, std::int64_t>> positive_tests(Ledger& ledger, const Hash& subject,
                                                                    const TimeWindow& window) {
   auto stmt = ledger.db().prepare(
-      (std::string(
-           "SELECT l.idx, l.time_ms, reading_of(l.idx, p.reading) FROM leaves l JOIN payloads p ON p.idx = l.idx "
-           "WHERE l.subject_ref = ") +
-       kSubjectRefOfParam + " AND l.time_ms BETWEEN ? AND ? AND l.type = 'pcr_test' ORDER BY l.time_ms, l.idx")
+      (std::string("SELECT l.idx, l.time_ms, ") + kReadingOfPayload +
+       " FROM leaves l JOIN payloads p ON p.idx = l.idx WHERE l.subject_ref = " + kSubjectRefOfParam +
+       " AND l.time_ms BETWEEN ? AND ? AND l.type = 'pcr_test' ORDER BY l.time_ms, l.idx")
           .c_str());
   stmt.bind_blob(1, subject).bind(2, window.since_ms).bind(3, window.until_ms);
   std::vector<std::pair<std::uint64_t, std::int64_t>> out;
@@ -559,10 +562,10 @@ std::vector<OriginStep> origin(Ledger& ledger, const Hash& subject, const Contac
 }
 
 std::optional<std::string> reveal_subject(Ledger& ledger, const DataKey& data_key, const Hash& pseudonym) {
-  auto stmt = ledger.db().prepare((std::string("SELECT reading_of(l.idx, p.reading) FROM leaves l JOIN payloads p "
-                                               "ON p.idx = l.idx WHERE l.subject_ref = ") +
-                                   kSubjectRefOfParam + " LIMIT 16")
-                                      .c_str());
+  auto stmt = ledger.db().prepare(
+      (std::string("SELECT ") + kReadingOfPayload +
+       " FROM leaves l JOIN payloads p ON p.idx = l.idx WHERE l.subject_ref = " + kSubjectRefOfParam + " LIMIT 16")
+          .c_str());
   stmt.bind_blob(1, pseudonym);
   while (stmt.step()) {
     json reading = json::parse(stmt.text(0), nullptr, false);

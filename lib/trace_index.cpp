@@ -92,13 +92,14 @@ template <typename Visit>
 void for_each_reading_facts(Ledger& ledger, Visit&& visit) {
   auto& db = ledger.db();
   auto id_lookup = db.prepare(kRecordIdLookup);
-  auto rows = db.prepare((std::string("SELECT ") + kLeafColumns +
-                          ", p.reading FROM leaves LEFT JOIN payloads p USING (idx) WHERE kind = 'reading' ORDER BY idx")
-                             .c_str());
+  auto rows = db.prepare(
+      (std::string("SELECT ") + kLeafColumns +
+       ", p.reading, p.elided FROM leaves LEFT JOIN payloads p USING (idx) WHERE kind = 'reading' ORDER BY idx")
+          .c_str());
   while (rows.step()) {
     LeafRow row = read_leaf_row(rows, 0);
     std::optional<std::string> text;
-    if (!rows.is_null(11)) text = rows.text(11);
+    if (!rows.is_null(11)) text = clear_reading_of(row, rows.text(11), rows.is_null(12) ? 0 : rows.integer(12));
     visit(row, stored_facts(id_lookup, row, text ? &*text : nullptr));
   }
 }

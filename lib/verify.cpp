@@ -19,9 +19,10 @@
 #include "error.hpp"
 #include "jcs.hpp"
 #include "note.hpp"
-#include "trace_index.hpp"
 #include "policy_log.hpp"
 #include "privacy.hpp"
+#include "stored_reading.hpp"
+#include "trace_index.hpp"
 
 namespace medtrail {
 namespace {
@@ -256,7 +257,9 @@ struct StreamedLeaf {
   LeafRow row;
   std::string malformed;  // the row could not be read: why (raw_index says which)
   std::uint64_t raw_index = 0;
-  std::optional<std::string> reading_text;
+  std::optional<std::string> reading_text;  // as stored until hash_leaves puts it together
+  std::int64_t elided = 0;                  // payloads.elided (lib/stored_reading.hpp)
+  std::string whole_reading;                // hash_leaves' buffer for putting it together
   Bytes salt;
   std::optional<Bytes> ciphertext;
   std::optional<std::string> extra_text;  // parsed into row.extra by hash_leaves
@@ -331,6 +334,7 @@ void stream_leaf_into(StreamedLeaf& out, sql::Statement& leaves, ForwardScan& pa
   }
   assign_blob(3, out.ciphertext);
   assign_blob(4, out.replay_tag);
+  out.elided = present(5) ? p.integer(5) : 0;
 }
 
 // The stored tree hashes read level by level in index order, as the frontier completes them:
@@ -382,6 +386,11 @@ void hash_leaves(std::vector<StreamedLeaf>& batch) {
       s.canonical_error = e.what();
     }
     if (s.reading_text) {
+      // A text that cannot be put together is hashed as stored, which cannot match the
+      // commitment: verify reports payload_mismatch.
+      if (s.elided != 0 && restore_envelope_members_into(s.whole_reading, *s.reading_text, s.elided,
+                                                         {s.row.device, s.row.type, s.row.time_ms}))
+        std::swap(*s.reading_text, s.whole_reading);  // both buffers stay with the row, for the next batch
       crypto::Sha256 sha;
       sha.update(s.salt);
       sha.update(*s.reading_text);
@@ -471,7 +480,7 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
   // Stream the leaves once, in order, with their payloads.
   auto leaves = ledger.db().prepare((std::string("SELECT ") + kLeafColumns + " FROM leaves ORDER BY idx").c_str());
   ForwardScan payloads(
-      ledger.db().prepare("SELECT idx, salt, reading, ciphertext, replay_tag FROM payloads ORDER BY idx"));
+      ledger.db().prepare("SELECT idx, salt, reading, ciphertext, replay_tag, elided FROM payloads ORDER BY idx"));
   StoredNodes stored_nodes(ledger.db());
   auto id_lookup = ledger.db().prepare(kRecordIdLookup);
   std::uint64_t total = ledger.size();
@@ -937,7 +946,7 @@ json verify_record(Ledger& ledger, std::uint64_t index, const VerifyOptions& opt
   Hash computed = leaf_hash_of(row);
   if (computed != row.id) fail("leaf_hash_mismatch", "record content differs from the hash it was committed under");
   if (row.kind == "reading") {
-    auto p = ledger.db().prepare("SELECT salt, reading, ciphertext FROM payloads WHERE idx = ?");
+    auto p = ledger.db().prepare("SELECT salt, reading, ciphertext, elided FROM payloads WHERE idx = ?");
     p.bind(1, index);
     std::string ciphertext_digest = row.extra.is_object() ? row.extra.value("ciphertext_sha256", "") : "";
     if (!p.step() || (p.is_null(1) && p.is_null(2))) {
@@ -950,9 +959,12 @@ json verify_record(Ledger& ledger, std::uint64_t index, const VerifyOptions& opt
       if (to_hex(crypto::sha256(p.blob(2))) != ciphertext_digest)
         fail("ciphertext_mismatch", "the stored ciphertext differs from the digest the record commits to");
     } else {
+      std::string stored = p.text(1);
+      auto whole =
+          restore_envelope_members(stored, p.is_null(3) ? 0 : p.integer(3), {row.device, row.type, row.time_ms});
       crypto::Sha256 sha;
       sha.update(p.blob(0));
-      sha.update(p.text(1));
+      sha.update(whole ? *whole : stored);  // as stored when it cannot be put together: a mismatch
       if (!row.commitment || sha.finish() != *row.commitment)
         fail("payload_mismatch", "the stored reading or salt differs from the record's commitment");
     }

@@ -11,6 +11,8 @@ packages=(
   # scripts/fuzz.sh (run by scripts/test.sh): clang, and libclang-rt-14-dev for libFuzzer and
   # the sanitizer runtimes, which clang only recommends (not installed with --no-install-recommends).
   clang libclang-rt-14-dev
+  # several e2e suites compute expected values with python3 (policy roots, scenario splits).
+  python3
   # tests/e2e/faults.sh drops root with setpriv so file modes apply.
   util-linux
   # tests/e2e/interop.sh builds tests/go-verify, an independent verifier on Go's

@@ -60,9 +60,23 @@ corrupt_hash() {
   jq -c "$1 |= ((if startswith(\"00\") then \"ff\" else \"00\" end) + .[2:])" "$2" > "$3"
 }
 
+# SQL that takes a current ledger back to schema 13 (before migration 14: readings stored
+# without their envelope's device, type and time). SQLite's JSON functions put the members back
+# and rewrite each object with its keys in order (json() keeps nested values and booleans JSON:
+# subtypes do not survive a subquery), which is the canonical text for the values the tests
+# ingest (short numbers, ASCII names); verify afterwards says if it was not.
+UNDO_SCHEMA_14="UPDATE payloads SET reading = json_set(reading, '\$.device', (SELECT device FROM leaves l WHERE l.idx = payloads.idx)) WHERE elided & 1;
+  UPDATE payloads SET reading = json_set(reading, '\$.type', (SELECT type FROM leaves l WHERE l.idx = payloads.idx)) WHERE elided & 2;
+  UPDATE payloads SET reading = json_set(reading, '\$.time', (SELECT strftime('%Y-%m-%dT%H:%M:%fZ', time_ms / 1000.0, 'unixepoch') FROM leaves l WHERE l.idx = payloads.idx)) WHERE elided & 4;
+  UPDATE payloads SET reading = json_set(reading, '\$.time', (SELECT strftime('%Y-%m-%dT%H:%M:%SZ', time_ms / 1000, 'unixepoch') FROM leaves l WHERE l.idx = payloads.idx)) WHERE elided & 8;
+  UPDATE payloads SET reading = (SELECT json_group_object(key, CASE type WHEN 'true' THEN json('true') WHEN 'false' THEN json('false')
+      WHEN 'object' THEN json(value) WHEN 'array' THEN json(value) ELSE value END)
+    FROM (SELECT key, value, type FROM json_each(payloads.reading) ORDER BY key)) WHERE elided IS NOT NULL;
+  ALTER TABLE payloads DROP COLUMN elided;"
+
 # SQL that takes a current ledger back to schema 12 (before migration 13: record_ids keyed by
 # the first 8 bytes of each id).
-UNDO_SCHEMA_13="UPDATE record_ids SET id = (SELECT id FROM leaves WHERE leaves.idx = record_ids.idx);"
+UNDO_SCHEMA_13="$UNDO_SCHEMA_14 UPDATE record_ids SET id = (SELECT id FROM leaves WHERE leaves.idx = record_ids.idx);"
 
 # SQL that takes a current ledger back to schema 10 (before migration 11: subjects and signer
 # key ids moved out of leaves into tables of their own). Schema 12 only dropped stored tree

@@ -13,7 +13,7 @@ expect_exit 0 mt verify --db ward.db --trust keys/hospital.pub
 
 mid=$(sqlite3 ward.db "SELECT idx FROM payloads ORDER BY idx LIMIT 1 OFFSET 20")
 tamper value payload_mismatch \
-  "UPDATE payloads SET reading = json_set(reading, '\$.value', json_extract(reading, '\$.value') + 0.1) WHERE idx = (SELECT min(idx) FROM payloads WHERE json_extract(reading, '\$.type') = 'body_temperature')"
+  "UPDATE payloads SET reading = json_set(reading, '\$.value', json_extract(reading, '\$.value') + 0.1) WHERE idx = (SELECT min(idx) FROM leaves WHERE type = 'body_temperature')"
 tamper salt payload_mismatch "UPDATE payloads SET salt = zeroblob(32) WHERE idx = $mid"
 tamper delete-record leaf_gap "DELETE FROM payloads WHERE idx = $mid; DELETE FROM leaves WHERE idx = $mid"
 tamper delete-payload payload_missing "DELETE FROM payloads WHERE idx = $mid"
@@ -24,6 +24,15 @@ tamper swap node_mismatch "
   UPDATE payloads SET idx = $mid + 1 WHERE idx = -1;"
 tamper envelope leaf_hash_mismatch "UPDATE leaves SET device = 'wb-0002' WHERE idx = $mid"
 tamper reading-time leaf_hash_mismatch "UPDATE leaves SET time_ms = time_ms + 1000 WHERE idx = $mid"
+# Readings are stored without the device, type and time their leaf holds (payloads.elided says
+# which); verify puts them back before hashing, so a wrong flag or a member both cut and
+# stored is a reading that no longer matches its commitment.
+check "every clear reading is stored without its envelope's device, type and time" test \
+  "$(sqlite3 ward.db "SELECT count(*) FROM payloads WHERE elided = 7 AND json_type(reading, '\$.device') IS NULL AND json_type(reading, '\$.time') IS NULL")" \
+  = "$(sqlite3 ward.db "SELECT count(*) FROM payloads")"
+tamper elided-flag payload_mismatch "UPDATE payloads SET elided = NULL WHERE idx = $mid"
+tamper elided-bits payload_mismatch "UPDATE payloads SET elided = 16 WHERE idx = $mid"
+tamper elided-stored-too payload_mismatch "UPDATE payloads SET reading = json_set(reading, '\$.device', 'wb-0002') WHERE idx = $mid"
 # Subjects and signer key ids are stored once and referred to by number; the envelope holds
 # their values, so an edit of either table or of a reference changes leaf hashes.
 tamper subject-value leaf_hash_mismatch "UPDATE subjects SET pseudonym = zeroblob(32) WHERE ref = (SELECT subject_ref FROM leaves WHERE idx = $mid)"

@@ -8,6 +8,7 @@
 #include "ingest.hpp"
 #include "jcs.hpp"
 #include "ledger.hpp"
+#include "privacy.hpp"
 #include "verify.hpp"
 
 using namespace medtrail;
@@ -20,6 +21,23 @@ std::uint64_t count_in(Ledger& ledger, const char* sql) {
   return static_cast<std::uint64_t>(stmt.integer(0));
 }
 
+// Takes the payloads back to schema 13: every reading stored whole, no elided column. Clear
+// payloads only: an encrypted one would have to be sealed again.
+void undo_schema_14(Ledger& ledger) {
+  REQUIRE(count_in(ledger, "SELECT count(*) FROM payloads WHERE elided IS NOT NULL AND reading IS NULL") == 0);
+  std::vector<std::pair<std::uint64_t, std::string>> whole;
+  {
+    auto rows = ledger.db().prepare("SELECT idx, reading, elided FROM payloads WHERE elided IS NOT NULL");
+    while (rows.step()) {
+      auto index = static_cast<std::uint64_t>(rows.integer(0));
+      whole.emplace_back(index, clear_reading_of(ledger.leaf(index), rows.text(1), rows.integer(2)));
+    }
+  }
+  auto update = ledger.db().prepare("UPDATE payloads SET reading = ? WHERE idx = ?");
+  for (const auto& [index, text] : whole) update.bind(1, text).bind(2, index).run();
+  ledger.db().exec("ALTER TABLE payloads DROP COLUMN elided");
+}
+
 struct Fixture {
   std::filesystem::path dir;
   SigningKey authority = SigningKey::generate("hospital", "authority");
@@ -27,7 +45,9 @@ struct Fixture {
   DataKey data_key = DataKey::generate();
   std::optional<Ledger> ledger;
 
-  Fixture() {
+  // Payloads are encrypted to the authority unless `encrypted` is false (clear payloads, as a
+  // ledger whose authority has no X25519 key keeps them).
+  explicit Fixture(bool encrypted = true) : authority(SigningKey::generate("hospital", "authority", encrypted)) {
     char tmpl[] = "/tmp/medtrail-ledger.XXXXXX";
     dir = ::mkdtemp(tmpl);
     ledger.emplace(Ledger::create((dir / "l.db").string(), authority, "test.example/log", data_key, {}));
@@ -315,7 +335,7 @@ TEST_CASE("subjects and signer key ids are stored once each and read back into e
 
 TEST_CASE("tree hashes are stored for every 4th level and the levels between fold from the one below",
           "[ledger][merkle]") {
-  Fixture f;
+  Fixture f(false);
   f.ingest(300);
   REQUIRE(f.ledger->anchor(f.authority, 0, false));
   auto& db = f.ledger->db();
@@ -345,6 +365,7 @@ TEST_CASE("tree hashes are stored for every 4th level and the levels between fol
           .run();
   CHECK(count_in(*f.ledger, "SELECT count(*) FROM nodes") ==
         (size >> 1) + (size >> 2) + (size >> 3) + (size >> 4) + (size >> 8));
+  undo_schema_14(*f.ledger);
   db.exec("PRAGMA user_version = 11");
   const auto path = (f.dir / "l.db").string();
   f.ledger.reset();
@@ -353,6 +374,67 @@ TEST_CASE("tree hashes are stored for every 4th level and the levels between fol
   CHECK(count_in(*f.ledger, "SELECT count(*) FROM nodes") == (size >> 4) + (size >> 8));
   CHECK(f.verify().empty());
   CHECK(added > 0);
+}
+
+TEST_CASE("readings are stored without the envelope's device, type and time, and older rows stay whole",
+          "[ledger][stored_reading]") {
+  Fixture f(false);
+  f.ingest(20);
+  const auto readings = count_in(*f.ledger, "SELECT count(*) FROM payloads");
+  REQUIRE(readings == 20);
+  // The fixture writes times to the second.
+  CHECK(count_in(*f.ledger,
+                 "SELECT count(*) FROM payloads WHERE elided = 11 AND reading NOT LIKE '%wb-1%' AND "
+                 "reading NOT LIKE '%heart_rate%' AND reading NOT LIKE '%2026-%'") == readings);
+  const auto first = count_in(*f.ledger, "SELECT min(idx) FROM payloads");
+  auto payload = f.ledger->payload(first);
+  REQUIRE(payload);
+  CHECK(
+      jcs::canonicalize((*payload)["reading"]) ==
+      R"({"device":"wb-1","subject":"p-1","time":"2026-03-01T00:00:00Z","type":"heart_rate","unit":"/min","value":60})");
+  CHECK(f.verify().empty());
+
+  // A schema-13 file: migration 14 adds the column and leaves the whole readings as they are.
+  undo_schema_14(*f.ledger);
+  f.ledger->db().exec("PRAGMA user_version = 13");
+  const auto path = (f.dir / "l.db").string();
+  f.ledger.reset();
+  f.ledger.emplace(Ledger::open(path, true, {}));
+  CHECK(count_in(*f.ledger,
+                 "SELECT count(*) FROM payloads WHERE elided IS NULL AND reading LIKE '%\"device\":\"wb-1\"%'") ==
+        readings);
+  CHECK(f.ledger->payload(first) == payload);
+  f.ingest(5, 100);
+  CHECK(count_in(*f.ledger, "SELECT count(*) FROM payloads WHERE elided = 11") == 5);
+  CHECK(f.verify().empty());
+
+  // A flag that no longer says what was cut: the reading no longer matches its commitment.
+  f.ledger->db().exec("UPDATE payloads SET elided = 3 WHERE idx = (SELECT max(idx) FROM payloads)");
+  auto findings = f.verify();
+  REQUIRE(findings.size() == 1);
+  CHECK(findings[0].check == "payload_mismatch");
+}
+
+TEST_CASE("encrypted readings are sealed without the envelope's members and decrypt whole",
+          "[ledger][stored_reading]") {
+  Fixture f;
+  f.ingest(10);
+  REQUIRE(count_in(*f.ledger, "SELECT count(*) FROM payloads WHERE ciphertext IS NOT NULL AND elided = 11") == 10);
+  const auto first = count_in(*f.ledger, "SELECT min(idx) FROM payloads");
+  {
+    privacy::PayloadReader reader(*f.ledger, &f.authority);
+    auto read = reader.read(f.ledger->leaf(first));
+    REQUIRE(read.outcome == privacy::ReadOutcome::decrypted);
+    CHECK(
+        read.payload->reading ==
+        R"({"device":"wb-1","subject":"p-1","time":"2026-03-01T00:00:00Z","type":"heart_rate","unit":"/min","value":60})");
+  }
+  // The flag is outside the ciphertext; a wrong one makes the reading differ from its commitment.
+  f.ledger->db().prepare("UPDATE payloads SET elided = 3 WHERE idx = ?").bind(1, first).run();
+  privacy::PayloadReader reader(*f.ledger, &f.authority);
+  auto read = reader.read(f.ledger->leaf(first));
+  CHECK(read.outcome == privacy::ReadOutcome::corrupt);
+  CHECK_THAT(read.reason, Catch::Contains("differs from the record's commitment"));
 }
 
 TEST_CASE("record ids are keyed by their first 8 bytes and ids sharing them still resolve", "[ledger][hash_runs]") {

@@ -1,0 +1,240 @@
+#include "stored_reading.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "timefmt.hpp"
+
+namespace medtrail {
+namespace {
+
+constexpr auto npos = std::string_view::npos;
+
+// Index just past the JSON string starting at `at` (a quote), or npos.
+std::size_t skip_string(std::string_view text, std::size_t at) {
+  // The closing quote is the first one after an even run of backslashes (memchr is vectorised).
+  for (std::size_t from = at + 1; from < text.size();) {
+    const void* found = std::memchr(text.data() + from, '"', text.size() - from);
+    if (!found) return npos;
+    std::size_t quote = static_cast<std::size_t>(static_cast<const char*>(found) - text.data());
+    std::size_t backslashes = 0;
+    while (quote - backslashes > at + 1 && text[quote - backslashes - 1] == '\\') ++backslashes;
+    if (backslashes % 2 == 0) return quote + 1;
+    from = quote + 1;
+  }
+  return npos;
+}
+
+// Index just past the JSON value starting at `at`, or npos. Canonical text has no whitespace;
+// scalars other than strings end at the next delimiter.
+std::size_t skip_value(std::string_view text, std::size_t at) {
+  if (at >= text.size()) return npos;
+  if (text[at] == '"') return skip_string(text, at);
+  if (text[at] == '{' || text[at] == '[') {
+    int depth = 0;
+    for (std::size_t i = at; i < text.size();) {
+      char c = text[i];
+      if (c == '"') {
+        i = skip_string(text, i);
+        if (i == npos) return npos;
+        continue;
+      }
+      if (c == '{' || c == '[') ++depth;
+      if ((c == '}' || c == ']') && --depth == 0) return i + 1;
+      ++i;
+    }
+    return npos;
+  }
+  std::size_t end = at;
+  while (end < text.size() && text[end] != ',' && text[end] != '}' && text[end] != ']') ++end;
+  return end == at || end == text.size() ? npos : end;
+}
+
+struct Member {
+  std::string_view key;    // as written, between the quotes
+  std::string_view value;  // as written
+  std::string_view whole;  // "key":value
+};
+
+// Calls visit(Member) for each top-level member of the canonical object `text`, in order;
+// false when `text` is not one object (visit may also stop the walk by returning false).
+template <typename Visit>
+bool for_each_member(std::string_view text, Visit&& visit) {
+  if (text.size() < 2 || text.front() != '{' || text.back() != '}') return false;
+  if (text == "{}") return true;
+  std::size_t at = 1;
+  while (true) {
+    if (text[at] != '"') return false;
+    std::size_t key_end = skip_string(text, at);
+    if (key_end == npos || key_end >= text.size() || text[key_end] != ':') return false;
+    std::size_t value_end = skip_value(text, key_end + 1);
+    if (value_end == npos || value_end >= text.size()) return false;
+    Member m{text.substr(at + 1, key_end - at - 2), text.substr(key_end + 1, value_end - key_end - 1),
+             text.substr(at, value_end - at)};
+    if (!visit(m)) return false;
+    if (text[value_end] == '}') return value_end + 1 == text.size();
+    if (text[value_end] != ',') return false;
+    at = value_end + 1;
+  }
+}
+
+// Whether `value` is written as a JSON string without escapes, which is all a device name,
+// type or RFC 3339 time holds; a member whose value needs one is never cut.
+bool plain(std::string_view value) {
+  for (char c : value)
+    if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') return false;
+  return true;
+}
+
+// The members that may be cut, in canonical order. Their names are lowercase ASCII letters,
+// so comparing them with a name as written (escapes included) orders as RFC 8785's UTF-16
+// comparison of the decoded names: an escape's backslash and what it stands for are all below
+// 'a', and any non-ASCII byte is above 'z' as its UTF-16 units are.
+struct Cuttable {
+  std::string_view key;
+  ElidedMember bit;
+  std::optional<std::string_view> value;  // the envelope's value, unquoted, when it has a plain one
+  bool written_as(std::string_view json) const {
+    return value && json.size() == value->size() + 2 && json.front() == '"' && json.back() == '"' &&
+           json.substr(1, value->size()) == *value;
+  }
+};
+
+// Built in place, without allocating: verify puts back every reading of the log.
+class CuttableMembers {
+ public:
+  // Only the members in `wanted` (ElidedMember bits) get their values.
+  CuttableMembers(const EnvelopeMembers& envelope, int wanted) {
+    auto set = [](Cuttable& c, std::string_view value) {
+      if (plain(value)) c.value = value;
+    };
+    if (envelope.device && (wanted & kElidedDevice)) set(members_[0], *envelope.device);
+    if (envelope.time_ms && (wanted & (kElidedTime | kElidedTimeToTheSecond))) {
+      std::size_t size = format_rfc3339_ms_to(*envelope.time_ms, time_);
+      set(members_[1], std::string_view(time_.data(), size));
+      // Input written to the second ("...T08:00:00Z") is as common as to the millisecond.
+      std::string_view fraction(".000Z");
+      if (*envelope.time_ms % 1000 == 0 && size > fraction.size() &&
+          std::string_view(time_.data(), size).ends_with(fraction)) {
+        std::copy_n(time_.begin(), size - fraction.size(), seconds_.begin());
+        seconds_[size - fraction.size()] = 'Z';
+        set(members_[2], std::string_view(seconds_.data(), size - fraction.size() + 1));
+      }
+    }
+    if (envelope.type && (wanted & kElidedType)) set(members_[3], *envelope.type);
+  }
+  CuttableMembers(const CuttableMembers&) = delete;
+  CuttableMembers& operator=(const CuttableMembers&) = delete;
+  const std::array<Cuttable, 4>& all() const { return members_; }
+
+ private:
+  std::array<char, kRfc3339MsBufferSize> time_, seconds_;  // written before read
+  std::array<Cuttable, 4> members_{
+      Cuttable{"device", kElidedDevice, std::nullopt}, Cuttable{"time", kElidedTime, std::nullopt},
+      Cuttable{"time", kElidedTimeToTheSecond, std::nullopt}, Cuttable{"type", kElidedType, std::nullopt}};
+};
+
+}  // namespace
+
+StoredReading elide_envelope_members(std::string_view canonical, const EnvelopeMembers& envelope) {
+  CuttableMembers members(envelope, kElidedAll);
+  const auto& cuttable = members.all();
+  StoredReading out;
+  out.text.reserve(canonical.size());
+  out.text += '{';
+  bool parsed = for_each_member(canonical, [&](const Member& m) {
+    for (const auto& c : cuttable) {
+      if (!(out.elided & c.bit) && m.key == c.key && c.written_as(m.value)) {
+        out.elided |= c.bit;
+        return true;
+      }
+    }
+    if (out.text.size() > 1) out.text += ',';
+    out.text += m.whole;
+    return true;
+  });
+  out.text += '}';
+  // Stored whole unless putting the members back gives the very same text.
+  if (!parsed || out.elided == 0 || restore_envelope_members(out.text, out.elided, envelope) != canonical)
+    return {std::string(canonical), 0};
+  return out;
+}
+
+bool restore_envelope_members_into(std::string& out, std::string_view stored, std::int64_t elided,
+                                   const EnvelopeMembers& envelope) {
+  out.clear();
+  if (elided == 0) {
+    out.assign(stored);
+    return true;
+  }
+  if (elided & ~kElidedAll) return false;
+  if ((elided & kElidedTime) && (elided & kElidedTimeToTheSecond)) return false;
+  CuttableMembers members(envelope, static_cast<int>(elided));
+  const auto& cuttable = members.all();
+  for (const auto& c : cuttable)
+    if ((elided & c.bit) && !c.value) return false;
+
+  // Written through a pointer into a buffer sized for the worst case, then cut to length: this
+  // runs once per reading in verify, where appending byte by byte showed.
+  std::size_t room = stored.size() + 2;
+  for (const auto& c : cuttable)
+    if (elided & c.bit) room += c.key.size() + c.value->size() + 6;  // ,"key":"value"
+  out.resize(room);
+  char* const begin = out.data();
+  char* at = begin;
+  auto put = [&](std::string_view piece) {
+    std::memcpy(at, piece.data(), piece.size());
+    at += piece.size();
+  };
+  *at++ = '{';
+  auto separate = [&] {
+    if (at != begin + 1) *at++ = ',';
+  };
+  std::size_t next = 0;  // first cuttable member not yet passed
+  // Puts back the cut members that sort before `key` (all that are left, without one). The
+  // first letters decide but for names that share one.
+  auto put_back_before = [&](std::optional<std::string_view> key) {
+    for (; next < cuttable.size(); ++next) {
+      const auto& c = cuttable[next];
+      if (key) {
+        auto first = static_cast<unsigned char>(key->empty() ? 0 : (*key)[0]);
+        auto cut_first = static_cast<unsigned char>(c.key[0]);
+        if (key->empty() || first < cut_first || (first == cut_first && !(c.key < *key))) break;
+      }
+      if (!(elided & c.bit)) continue;
+      separate();
+      *at++ = '"';
+      put(c.key);
+      put("\":\"");
+      put(*c.value);
+      *at++ = '"';
+    }
+  };
+  bool parsed = for_each_member(stored, [&](const Member& m) {
+    if (!m.key.empty() && (m.key[0] == 'd' || m.key[0] == 't'))  // the cuttable names' initials
+      for (const auto& c : cuttable)
+        if ((elided & c.bit) && m.key == c.key) return false;  // cut, yet stored too
+    put_back_before(m.key);
+    separate();
+    put(m.whole);
+    return true;
+  });
+  if (!parsed) {
+    out.clear();
+    return false;
+  }
+  put_back_before(std::nullopt);
+  *at++ = '}';
+  out.resize(static_cast<std::size_t>(at - begin));
+  return true;
+}
+
+std::optional<std::string> restore_envelope_members(std::string_view stored, std::int64_t elided,
+                                                    const EnvelopeMembers& envelope) {
+  std::string out;
+  if (!restore_envelope_members_into(out, stored, elided, envelope)) return std::nullopt;
+  return out;
+}
+
+}  // namespace medtrail
