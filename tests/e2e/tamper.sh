@@ -33,6 +33,12 @@ check "every clear reading is stored without its envelope's device, type and tim
 tamper elided-flag payload_mismatch "UPDATE payloads SET elided = NULL WHERE idx = $mid"
 tamper elided-bits payload_mismatch "UPDATE payloads SET elided = 16 WHERE idx = $mid"
 tamper elided-stored-too payload_mismatch "UPDATE payloads SET reading = json_set(reading, '\$.device', 'wb-0002') WHERE idx = $mid"
+mid_id=$(sqlite3 ward.db "SELECT lower(hex(id)) FROM leaves WHERE idx = $mid")
+expect_exit 1 mt show --db elided-stored-too.db "$mid_id"
+check "show names a reading that cannot be put back together" grep -q 'cannot be put together with its envelope' err.txt
+# A query that reaches it stops (5: the file is corrupt for a reader) and points at verify.
+expect_exit 5 mt trace --db elided-stored-too.db --device "$(sqlite3 ward.db "SELECT device FROM leaves WHERE idx = $mid")"
+check "trace names the reading and points at verify" grep -q "record $mid cannot be put together with its envelope (medtrail verify)" err.txt
 # Subjects and signer key ids are stored once and referred to by number; the envelope holds
 # their values, so an edit of either table or of a reference changes leaf hashes.
 tamper subject-value leaf_hash_mismatch "UPDATE subjects SET pseudonym = zeroblob(32) WHERE ref = (SELECT subject_ref FROM leaves WHERE idx = $mid)"
