@@ -8,7 +8,6 @@
 #include "error.hpp"
 #include "jcs.hpp"
 #include "privacy.hpp"
-#include "stored_reading.hpp"
 #include "timefmt.hpp"
 #include "trace_index.hpp"
 
@@ -37,6 +36,7 @@ struct Prepared {
   std::string rejection;  // non-empty: rejected for this reason; nothing else is set
   ValidReading reading;
   std::string canonical;  // JCS of the reading as received (with its "sig", if any)
+  StoredReading stored;   // canonical less the envelope's members: what is stored or sealed
   std::string signed_part;  // JCS of the reading without "sig"
   Bytes salt;
   Hash commitment{};
@@ -50,10 +50,8 @@ struct Prepared {
 };
 
 void seal_payload(Prepared& p) {
-  // Sealed as a clear payload is stored: without the members the envelope holds.
-  auto stored = elide_envelope_members(p.canonical, {p.reading.device, p.reading.type, p.reading.time_ms});
-  p.sealed = payload_crypto::seal(p.salt, stored.text, p.commitment);
-  p.sealed->elided = stored.elided;
+  p.sealed = payload_crypto::seal(p.salt, p.stored.text, p.commitment);
+  p.sealed->elided = p.stored.elided;
   p.ciphertext_sha256 = to_hex(crypto::sha256(p.sealed->ciphertext));
 }
 
@@ -178,6 +176,9 @@ struct Ingestor::Impl {
     p.commitment = sha.finish();
     p.replay_tag = data_key.replay_tag(p.canonical);
     if (p.reading.subject) p.subject = data_key.pseudonym(*p.reading.subject);
+    // Here, on the preparing thread, not at commit: the envelope is the reading's own device,
+    // type and time.
+    p.stored = elide_envelope_members(p.canonical, {p.reading.device, p.reading.type, p.reading.time_ms});
     if (seal) seal_payload(p);
     return p;
   }
@@ -342,7 +343,7 @@ struct Ingestor::Impl {
         sealer.store(index, row, *p.sealed, p.replay_tag);
         appender.replay_tags().insert(p.replay_tag, index);
       } else {
-        appender.add_payload(row, p.salt, p.canonical, p.replay_tag);
+        appender.add_payload(index, p.salt, p.stored, p.replay_tag);
       }
       index_writer.add(row, trace::facts_of(row, p.reading, std::move(parents)));
       seal_tree.push(row.id);

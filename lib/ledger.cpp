@@ -10,7 +10,6 @@
 #include "jcs.hpp"
 #include "note.hpp"
 #include "policy_log.hpp"
-#include "stored_reading.hpp"
 #include "timefmt.hpp"
 #include "trace_index.hpp"
 
@@ -531,9 +530,7 @@ LeafRow Ledger::leaf(std::uint64_t index) {
 
 std::optional<json> Ledger::payload(std::uint64_t index) {
   // Encrypted readings come through reading_of, so only an installed reader can see them.
-  auto stmt = db_->prepare(
-      (std::string("SELECT ") + kReadingOfPayload + " FROM payloads p JOIN leaves l ON l.idx = p.idx WHERE p.idx = ?")
-          .c_str());
+  auto stmt = db_->prepare(kReadingAtIndex);
   stmt.bind(1, index);
   if (!stmt.step() || stmt.is_null(0)) return std::nullopt;
   json reading = json::parse(stmt.text(0), nullptr, false);
@@ -734,20 +731,19 @@ std::int64_t Ledger::Appender::Interned::ref_of(std::string_view bytes, bool is_
   return ref;
 }
 
-void Ledger::Appender::add_payload(const LeafRow& row, std::span<const std::uint8_t> salt, std::string_view canonical,
-                                   std::span<const std::uint8_t> replay_tag) {
-  auto stored = elide_envelope_members(canonical, {row.device, row.type, row.time_ms});
-  insert_payload_.bind(1, row.index).bind_blob(2, salt).bind(3, stored.text).bind_blob(4, replay_tag);
-  if (stored.elided)
-    insert_payload_.bind(5, stored.elided);
+void Ledger::Appender::add_payload(std::uint64_t index, std::span<const std::uint8_t> salt,
+                                   const StoredReading& reading, std::span<const std::uint8_t> replay_tag) {
+  insert_payload_.bind(1, index).bind_blob(2, salt).bind(3, reading.text).bind_blob(4, replay_tag);
+  if (reading.elided)
+    insert_payload_.bind(5, reading.elided);
   else
     insert_payload_.bind_null(5);
   insert_payload_.run();
-  replay_tags_.insert(replay_tag, row.index);
+  replay_tags_.insert(replay_tag, index);
 }
 
 std::string clear_reading_of(const LeafRow& row, std::string_view stored, std::int64_t elided) {
-  auto whole = restore_envelope_members(stored, elided, {row.device, row.type, row.time_ms});
+  auto whole = restore_envelope_members(stored, elided, envelope_members_of(row));
   if (!whole)
     throw Error(ExitCode::verification_failed, "the stored reading of record " + std::to_string(row.index) +
                                                    " cannot be put together with its envelope (medtrail verify)");

@@ -37,6 +37,7 @@
 #include "keys.hpp"
 #include "merkle.hpp"
 #include "sqlite.hpp"
+#include "stored_reading.hpp"
 
 namespace medtrail {
 
@@ -148,9 +149,9 @@ class Ledger {
     explicit Appender(Ledger& ledger);
     // Inserts the leaf (its id is computed here) and returns its index.
     std::uint64_t append(LeafRow& row);
-    // The clear payload of an appended reading, `canonical` its JCS text; stored without the
-    // members the leaf holds (lib/stored_reading.hpp).
-    void add_payload(const LeafRow& row, std::span<const std::uint8_t> salt, std::string_view canonical,
+    // The clear payload of an appended reading, as elide_envelope_members gave it for the
+    // leaf's envelope (lib/stored_reading.hpp).
+    void add_payload(std::uint64_t index, std::span<const std::uint8_t> salt, const StoredReading& reading,
                      std::span<const std::uint8_t> replay_tag);
     std::uint64_t size() const { return frontier_.size(); }
     // Replay tags of stored payloads: add_payload records them; encrypted payloads, stored by
@@ -245,8 +246,14 @@ inline constexpr const char* kLeafColumns =
 // SELECT list: a clear reading with the members it was stored without put back
 // (lib/stored_reading.hpp), an encrypted one through the installed reader, else NULL.
 inline constexpr const char* kReadingOfPayload = "reading_of(l.idx, p.reading, p.elided, l.device, l.type, l.time_ms)";
-// A clear reading as stored (`elided` as in payloads, NULL read as 0), whole; throws
-// Error(integrity) when it cannot be put together (tampered storage).
+// The reading of the payload at leaf index ?, whole (as kReadingOfPayload).
+inline constexpr const char* kReadingAtIndex =
+    "SELECT reading_of(l.idx, p.reading, p.elided, l.device, l.type, l.time_ms) FROM payloads p JOIN leaves l ON "
+    "l.idx = p.idx WHERE p.idx = ?";
+// What a leaf holds of the members a stored reading may lack (lib/stored_reading.hpp).
+inline EnvelopeMembers envelope_members_of(const LeafRow& row) { return {row.device, row.type, row.time_ms}; }
+// A clear reading as stored (`elided` as in payloads; SQLite reads NULL as 0), whole; throws
+// Error(verification_failed) when it cannot be put together (tampered storage).
 std::string clear_reading_of(const LeafRow& row, std::string_view stored, std::int64_t elided);
 // A leaf's subject pseudonym (32-byte blob or NULL), in a SELECT list.
 inline constexpr const char* kSubjectOfLeaf = "(SELECT pseudonym FROM subjects WHERE ref = subject_ref)";

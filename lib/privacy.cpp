@@ -8,7 +8,6 @@
 #include "error.hpp"
 #include "jcs.hpp"
 #include "merkle.hpp"
-#include "stored_reading.hpp"
 #include "timefmt.hpp"
 #include "trace_index.hpp"
 
@@ -250,9 +249,9 @@ ReadResult PayloadReader::read(const LeafRow& row) {
     auto salt = payload_.blob(0);
     Bytes salt_bytes(salt.begin(), salt.end());
     std::string stored = payload_.text(1);
-    std::int64_t elided = payload_.is_null(3) ? 0 : payload_.integer(3);
+    std::int64_t elided = payload_.integer(3);
     payload_.reset();
-    auto whole = restore_envelope_members(stored, elided, {row.device, row.type, row.time_ms});
+    auto whole = restore_envelope_members(stored, elided, envelope_members_of(row));
     if (!whole) {
       out.outcome = ReadOutcome::corrupt;
       out.reason = "the stored reading cannot be put together with its envelope";
@@ -267,7 +266,7 @@ ReadResult PayloadReader::read(const LeafRow& row) {
     return out;
   }
   Bytes ciphertext(payload_.blob(2).begin(), payload_.blob(2).end());
-  const std::int64_t elided = payload_.is_null(3) ? 0 : payload_.integer(3);
+  const std::int64_t elided = payload_.integer(3);
   payload_.reset();
   auto refuse = [&](std::string reason) {
     out.outcome = ReadOutcome::refused;
@@ -315,9 +314,9 @@ ReadResult PayloadReader::read(const LeafRow& row) {
   if (!row.commitment) return corrupt("the record has no commitment");
   auto opened = payload_crypto::open(*dek, ciphertext, *row.commitment);
   if (!opened) return corrupt("the ciphertext does not open (altered, truncated or another record's)");
-  if (!restore_envelope_members_into(opened->reading, std::string(opened->reading), elided,
-                                     {row.device, row.type, row.time_ms}))
-    return corrupt("the decrypted reading cannot be put together with its envelope");
+  auto whole = restore_envelope_members(opened->reading, elided, envelope_members_of(row));
+  if (!whole) return corrupt("the decrypted reading cannot be put together with its envelope");
+  opened->reading = std::move(*whole);
   crypto::Sha256 sha;
   sha.update(opened->salt);
   sha.update(opened->reading);
@@ -496,13 +495,12 @@ ForgetResult forget(Ledger& ledger, const SigningKey& owner, const Hash& subject
       }
       std::optional<std::string> text;
       if (!payload.is_null(1)) {
-        text = clear_reading_of(row, payload.text(1), payload.is_null(4) ? 0 : payload.integer(4));
+        text = clear_reading_of(row, payload.text(1), payload.integer(4));
       } else if (!payload.is_null(2) && row.commitment) {
         Bytes ciphertext(payload.blob(2).begin(), payload.blob(2).end());
         if (auto dek = owner_dek(wrap_lookup, unwrapper, owner_enc, row))
           if (auto opened = payload_crypto::open(*dek, ciphertext, *row.commitment))
-            text = restore_envelope_members(opened->reading, payload.is_null(4) ? 0 : payload.integer(4),
-                                            {row.device, row.type, row.time_ms});
+            text = restore_envelope_members(opened->reading, payload.integer(4), envelope_members_of(row));
       } else {
         payload.reset();
         continue;  // already erased

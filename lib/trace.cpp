@@ -183,9 +183,7 @@ std::uint64_t timeline(Ledger& ledger, const TimelineQuery& q, const std::functi
   bind_key(stmt);
   stmt.bind(2, q.window.since_ms).bind(3, q.window.until_ms);
   if (q.type) stmt.bind(4, *q.type);
-  auto payload = db.prepare(
-      (std::string("SELECT ") + kReadingOfPayload + " FROM payloads p JOIN leaves l ON l.idx = p.idx WHERE p.idx = ?")
-          .c_str());
+  auto payload = db.prepare(kReadingAtIndex);
   BlockMap blocks(ledger);
   std::uint64_t count = 0;
   while (stmt.step()) {
@@ -238,9 +236,7 @@ class ContactFinder {
                                  kSubjectRefOfParam + " AND time_ms BETWEEN ? AND ? ORDER BY time_ms, idx")
                                     .c_str())),
         position_of_(ledger.db().prepare("SELECT lat, lon FROM positions WHERE idx = ?")),
-        payload_of_(ledger.db().prepare((std::string("SELECT ") + kReadingOfPayload +
-                                         " FROM payloads p JOIN leaves l ON l.idx = p.idx WHERE p.idx = ?")
-                                            .c_str())),
+        payload_of_(ledger.db().prepare(kReadingAtIndex)),
         // One grid cell (minute, latitude band) and a longitude range: a range read of the
         // covering index positions_grid; the expressions must be the index's own.
         near_(ledger.db().prepare(

@@ -99,7 +99,7 @@ void for_each_reading_facts(Ledger& ledger, Visit&& visit) {
   while (rows.step()) {
     LeafRow row = read_leaf_row(rows, 0);
     std::optional<std::string> text;
-    if (!rows.is_null(11)) text = clear_reading_of(row, rows.text(11), rows.is_null(12) ? 0 : rows.integer(12));
+    if (!rows.is_null(11)) text = clear_reading_of(row, rows.text(11), rows.integer(12));
     visit(row, stored_facts(id_lookup, row, text ? &*text : nullptr));
   }
 }

@@ -21,7 +21,6 @@
 #include "note.hpp"
 #include "policy_log.hpp"
 #include "privacy.hpp"
-#include "stored_reading.hpp"
 #include "trace_index.hpp"
 
 namespace medtrail {
@@ -388,8 +387,8 @@ void hash_leaves(std::vector<StreamedLeaf>& batch) {
     if (s.reading_text) {
       // A text that cannot be put together is hashed as stored, which cannot match the
       // commitment: verify reports payload_mismatch.
-      if (s.elided != 0 && restore_envelope_members_into(s.whole_reading, *s.reading_text, s.elided,
-                                                         {s.row.device, s.row.type, s.row.time_ms}))
+      if (s.elided != 0 &&
+          restore_envelope_members_into(s.whole_reading, *s.reading_text, s.elided, envelope_members_of(s.row)))
         std::swap(*s.reading_text, s.whole_reading);  // both buffers stay with the row, for the next batch
       crypto::Sha256 sha;
       sha.update(s.salt);
@@ -960,8 +959,7 @@ json verify_record(Ledger& ledger, std::uint64_t index, const VerifyOptions& opt
         fail("ciphertext_mismatch", "the stored ciphertext differs from the digest the record commits to");
     } else {
       std::string stored = p.text(1);
-      auto whole =
-          restore_envelope_members(stored, p.is_null(3) ? 0 : p.integer(3), {row.device, row.type, row.time_ms});
+      auto whole = restore_envelope_members(stored, p.integer(3), envelope_members_of(row));
       crypto::Sha256 sha;
       sha.update(p.blob(0));
       sha.update(whole ? *whole : stored);  // as stored when it cannot be put together: a mismatch
