@@ -232,15 +232,24 @@ void ObjectWriter::string(std::string_view key, std::string_view value) {
 }
 
 void ObjectWriter::hex(std::string_view key, std::span<const std::uint8_t> bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
   begin_value(key);
-  arena_.push_back('"');
-  for (auto b : bytes) {
-    arena_.push_back(kHex[b >> 4]);
-    arena_.push_back(kHex[b & 0xf]);
-  }
-  arena_.push_back('"');
+  append_hex_string(arena_, bytes);
   end_value();
+}
+
+void append_string(std::string& out, std::string_view s) { write_string(s, out); }
+
+void append_hex_string(std::string& out, std::span<const std::uint8_t> bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  auto at = out.size();
+  out.resize(at + 2 * bytes.size() + 2);
+  char* to = out.data() + at;
+  *to++ = '"';
+  for (auto b : bytes) {
+    *to++ = kHex[b >> 4];
+    *to++ = kHex[b & 0xf];
+  }
+  *to = '"';
 }
 
 void ObjectWriter::value(std::string_view key, const json& value) {

@@ -16,6 +16,12 @@ std::string canonicalize(const nlohmann::json& value);
 // ECMAScript Number.prototype.toString formatting (RFC 8785 section 3.2.2.3).
 std::string format_number(double value);
 
+// Appends `s` as a canonical JSON string (quoted, escaped); throws Error(usage) for invalid
+// UTF-8. For writers of objects whose member order is fixed (lib/ledger.cpp's envelopes).
+void append_string(std::string& out, std::string_view s);
+// Appends the lowercase hex of `bytes` as a JSON string.
+void append_hex_string(std::string& out, std::span<const std::uint8_t> bytes);
+
 // The canonical text of one object built member by member, without a json tree: for the
 // record envelope, hashed once per record by ingest and verify, whose members are mostly
 // strings the caller already holds. Same text as canonicalize() of the equivalent object.

@@ -1,8 +1,9 @@
 #include "ledger.hpp"
 
-#include <algorithm>
-#include <map>
 #include <unistd.h>
+#include <algorithm>
+#include <array>
+#include <map>
 
 #include "crypto.hpp"
 #include "error.hpp"
@@ -253,7 +254,56 @@ json envelope_of(const LeafRow& row) {
 // The JCS text of envelope_of(row), written without building its json object: ingest and
 // verify hash one per record. Member for member the same as envelope_of, which
 // tests/unit/test_ledger.cpp and the envelope fuzz target check.
+namespace {
+// The envelope of a reading with no extra members, which is nearly every record: its member
+// names are fixed ASCII, so their RFC 8785 order is fixed too and the text is written straight
+// into `out`, in that order. Collecting and sorting the members cost 15% of a full verify.
+void write_plain_reading_envelope(const LeafRow& row, std::string& out) {
+  static_assert(kEnvelopeVersion >= 0 && kEnvelopeVersion <= 9, "v is written as one digit");
+  out.clear();
+  bool first = true;
+  auto name = [&](std::string_view key) {
+    out += first ? "{\"" : ",\"";
+    first = false;
+    out += key;
+    out += "\":";
+  };
+  auto member = [&](std::string_view key, std::string_view value) {
+    name(key);
+    jcs::append_string(out, value);
+  };
+  auto hex_member = [&](std::string_view key, const Hash& value) {
+    name(key);
+    jcs::append_hex_string(out, value);
+  };
+  auto time_member = [&](std::string_view key, std::int64_t unix_ms) {
+    std::array<char, kRfc3339MsBufferSize> text{};
+    member(key, std::string_view(text.data(), format_rfc3339_ms_to(unix_ms, text)));
+  };
+  if (row.commitment) hex_member("commitment", *row.commitment);
+  if (row.device) member("device", *row.device);
+  if (row.gateway) member("gateway", *row.gateway);
+  member("kind", row.kind);
+  time_member("received", row.received_ms);
+  if (row.subject) hex_member("subject", *row.subject);
+  if (row.time_ms) time_member("time", *row.time_ms);
+  if (row.type) member("type", *row.type);
+  name("v");
+  out += static_cast<char>('0' + kEnvelopeVersion);
+  out += '}';
+}
+
+bool is_plain_reading(const LeafRow& row) {
+  return row.kind == "reading" && (!row.extra.is_object() || row.extra.empty());
+}
+}  // namespace
+
 std::string canonical_envelope(const LeafRow& row) {
+  if (is_plain_reading(row)) {
+    std::string out;
+    write_plain_reading_envelope(row, out);
+    return out;
+  }
   jcs::ObjectWriter env;
   // A member of extra replaces the column of the same name, so that column is not written at
   // all: writing it would refuse text (invalid UTF-8) that the envelope does not contain.
@@ -280,7 +330,12 @@ std::string canonical_envelope(const LeafRow& row) {
   return env.finish();
 }
 
-Hash leaf_hash_of(const LeafRow& row) { return merkle::leaf_hash(as_bytes(canonical_envelope(row))); }
+Hash leaf_hash_of(const LeafRow& row) {
+  if (!is_plain_reading(row)) return merkle::leaf_hash(as_bytes(canonical_envelope(row)));
+  thread_local std::string text;  // one buffer per thread: verify hashes every reading of the log
+  write_plain_reading_envelope(row, text);
+  return merkle::leaf_hash(as_bytes(text));
+}
 
 std::string signed_part_of(const LeafRow& row) {
   json env = envelope_of(row);

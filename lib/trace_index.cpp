@@ -1,8 +1,10 @@
 #include "trace_index.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <limits>
 
+#include "canonical_text.hpp"
 #include "encoding.hpp"
 #include "error.hpp"
 
@@ -125,10 +127,57 @@ std::vector<std::uint64_t> linked_parents(sql::Statement& id_lookup, const LeafR
   return parents;
 }
 
+std::optional<ValidReading> indexed_members(std::string_view canonical, std::string_view type) {
+  ValidReading out;
+  std::optional<std::string> peer;
+  std::optional<double> lat, lon, distance_m;
+  auto walked = canonical_text::for_each_member(canonical, [&](const canonical_text::Member& m) {
+    auto text = [&](std::optional<std::string>& to) {
+      const auto& v = m.value;
+      // An escape would need decoding: left to the full parse, as is anything not a string.
+      if (v.size() < 2 || v.front() != '"' || v.back() != '"' || v.find('\\') != std::string_view::npos) return false;
+      to.emplace(v.substr(1, v.size() - 2));
+      return true;
+    };
+    auto number = [&](std::optional<double>& to) {
+      double value = 0;
+      auto [end, error] = std::from_chars(m.value.data(), m.value.data() + m.value.size(), value);
+      if (error != std::errc() || end != m.value.data() + m.value.size() || !std::isfinite(value)) return false;
+      to = value;
+      return true;
+    };
+    if (m.key == "asset") return text(out.asset);
+    if (m.key == "source_ref") return text(out.source_ref);
+    if (m.key == "peer") return text(peer);
+    if (m.key == "lat") return number(lat);
+    if (m.key == "lon") return number(lon);
+    if (m.key == "distance_m") return number(distance_m);
+    return true;
+  });
+  if (!walked) return std::nullopt;
+  // As validate_reading takes them: a position only whole, a peer only from a proximity
+  // reading, which must name both (else validation, not this, says what is wrong).
+  if (lat && lon) {
+    out.lat = lat;
+    out.lon = lon;
+  }
+  if (type == "proximity") {
+    if (!peer || !distance_m) return std::nullopt;
+    out.peer = std::move(peer);
+    out.distance_m = distance_m;
+  }
+  out.type = type;
+  return out;
+}
+
 ValidReading indexed_values(const LeafRow& row, const std::string* reading_text) {
   ValidReading reading;
-  if (reading_text && payload_is_indexed(row.type, *reading_text))
-    if (auto parsed = reparse_reading(*reading_text)) reading = std::move(*parsed);
+  if (reading_text && payload_is_indexed(row.type, *reading_text)) {
+    if (auto members = indexed_members(*reading_text, row.type.value_or("")))
+      reading = std::move(*members);
+    else if (auto parsed = reparse_reading(*reading_text))
+      reading = std::move(*parsed);
+  }
   reading.type = row.type.value_or("");
   return reading;
 }

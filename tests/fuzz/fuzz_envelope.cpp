@@ -14,9 +14,11 @@
 #include <string>
 #include <string_view>
 
+#include "encoding.hpp"
 #include "error.hpp"
 #include "jcs.hpp"
 #include "ledger.hpp"
+#include "merkle.hpp"
 #include "sqlite.hpp"
 
 namespace {
@@ -92,7 +94,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } catch (const medtrail::Error&) {
     }
     if (direct != via_json) __builtin_trap();
-    (void)medtrail::leaf_hash_of(row);
+    // leaf_hash_of writes a plain reading's envelope into a reused buffer: the same text.
+    try {
+      auto hashed = medtrail::leaf_hash_of(row);
+      if (!direct || hashed != medtrail::merkle::leaf_hash(medtrail::as_bytes(*direct))) __builtin_trap();
+    } catch (const medtrail::Error&) {
+      if (direct) __builtin_trap();
+    }
     if (row.kind != "reading") (void)medtrail::signed_part_of(row);
   } catch (const medtrail::Error&) {
   }

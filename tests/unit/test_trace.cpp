@@ -6,9 +6,11 @@
 
 #include "error.hpp"
 #include "ingest.hpp"
+#include "jcs.hpp"
 #include "ledger.hpp"
-#include "timefmt.hpp"
 #include "privacy.hpp"
+#include "simulate.hpp"
+#include "timefmt.hpp"
 #include "trace.hpp"
 #include "trace_index.hpp"
 #include "verify.hpp"
@@ -231,4 +233,80 @@ TEST_CASE("lineage walks a diamond once and stops at the depth limit", "[trace]"
   findings.clear();
   verify_ledger(ledger, {}, [&](const Finding& x) { findings.push_back(x); });
   CHECK(std::any_of(findings.begin(), findings.end(), [](const Finding& x) { return x.check == "trace_index"; }));
+}
+
+namespace {
+// What the trace index takes from a reading, for comparing the two ways of reading it.
+std::string indexed_fields(const ValidReading& r) {
+  auto text = [](const std::optional<std::string>& v) { return v ? "\"" + *v + "\"" : std::string("-"); };
+  auto number = [](const std::optional<double>& v) { return v ? jcs::format_number(*v) : std::string("-"); };
+  return "asset " + text(r.asset) + " source_ref " + text(r.source_ref) + " lat " + number(r.lat) + " lon " +
+         number(r.lon) + " peer " + text(r.peer) + " distance_m " + number(r.distance_m);
+}
+}  // namespace
+
+TEST_CASE("indexed members read from canonical text are what validation takes", "[trace]") {
+  // Verify reads the indexed members straight from the stored text (trace::indexed_members);
+  // the trace index was written from validate_reading's result at ingest. Every simulated
+  // reading of every scenario, plus hand-made edge cases, must give the same values both ways.
+  std::vector<std::string> lines;
+  auto keep = [&](const std::string& line) { lines.push_back(line); };
+  auto scenarios = simulate::scenarios();
+  scenarios.push_back("");  // the plain ward
+  for (const auto& scenario : scenarios) {
+    simulate::Options options;
+    options.devices = 50;  // the least every scenario takes
+    options.minutes = 120;
+    options.seed = 3;
+    options.scenario = scenario;
+    simulate::generate(options, keep);
+  }
+  lines.push_back(R"({"device":"wb-1","time":"2026-03-01T08:00:00Z","type":"location","lat":22,"lon":-113.5e0})");
+  lines.push_back(R"({"device":"wb-1","time":"2026-03-01T08:00:00Z","type":"location","lat":1e-7,"lon":0.000001})");
+  lines.push_back(
+      R"({"device":"rf-1","time":"2026-03-01T08:00:00Z","type":"asset_status","asset":"pump \"7\"","status":"in_use"})");
+  lines.push_back(
+      R"({"device":"rf-1","time":"2026-03-01T08:00:00Z","type":"asset_status","asset":"pompe-\u00e9","status":"fault","lat":22.1,"lon":113.2})");
+  lines.push_back(R"({"device":"wb-1","time":"2026-03-01T08:00:00Z","type":"proximity","peer":"wb-2","distance_m":0})");
+  lines.push_back(
+      R"({"device":"wb-1","time":"2026-03-01T08:00:00Z","type":"heart_rate","unit":"/min","value":70,"source_ref":"Observation/a\\b"})");
+  std::size_t compared = 0, indexed = 0;
+  for (const auto& line : lines) {
+    auto reading = json::parse(line);
+    auto canonical = jcs::canonicalize(reading);
+    auto type = reading.value("type", "");
+    auto parsed = trace::reparse_reading(canonical);
+    REQUIRE(parsed);
+    INFO(canonical);
+    auto direct = trace::indexed_members(canonical, type);
+    // Only an escape sends a reading to the full parse.
+    CHECK((direct.has_value() || canonical.find('\\') != std::string::npos));
+    if (direct) {
+      CHECK(indexed_fields(*direct) == indexed_fields(*parsed));
+      ++compared;
+    }
+    LeafRow row;
+    row.kind = "reading";
+    row.type = type;
+    auto values = trace::indexed_values(row, &canonical);
+    if (values.lat || values.asset || values.peer || values.source_ref) ++indexed;
+  }
+  CHECK(compared + 2 >= lines.size());
+  CHECK(indexed > 100);  // the scenarios do plant positions, assets and contacts
+
+  // Not canonical, or a member validation would refuse: nothing, and the full parse decides.
+  CHECK_FALSE(trace::indexed_members(R"({"lat":"22.1","lon":1})", "location"));
+  CHECK_FALSE(trace::indexed_members(R"({"lat":22.1,"lon":1)", "location"));
+  CHECK_FALSE(trace::indexed_members(R"({"distance_m":Infinity,"peer":"wb-2"})", "proximity"));
+  CHECK_FALSE(trace::indexed_members(R"({"distance_m":1.5x,"peer":"wb-2"})", "proximity"));
+  CHECK_FALSE(trace::indexed_members(R"({"distance_m":1})", "proximity"));
+  CHECK_FALSE(trace::indexed_members(R"({"asset":7})", "asset_status"));
+  // A member nested deeper is not the reading's own.
+  auto nested = trace::indexed_members(R"({"note":{"asset":"x","lat":1,"lon":2},"type":"location"})", "location");
+  REQUIRE(nested);
+  CHECK_FALSE(nested->asset);
+  CHECK_FALSE(nested->lat);
+  // A position only whole; a peer only from a proximity reading.
+  CHECK_FALSE(trace::indexed_members(R"({"lat":1})", "location")->lat);
+  CHECK_FALSE(trace::indexed_members(R"({"distance_m":1,"peer":"wb-2"})", "location")->peer);
 }
