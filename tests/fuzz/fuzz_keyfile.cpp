@@ -10,13 +10,32 @@
 #include "keys.hpp"
 
 namespace {
-std::string scratch_file(const std::uint8_t* data, std::size_t size) {
-  static const std::string path = [] {
+// One scratch file per fuzzing process, removed when libFuzzer exits normally (a crash keeps it,
+// beside the crash input, which is what one wants to look at then).
+class ScratchFile {
+ public:
+  ScratchFile() {
     char name[] = "/tmp/medtrail-fuzz-key.XXXXXX";
     int fd = mkstemp(name);
-    if (fd >= 0) close(fd);
-    return std::string(name);
-  }();
+    if (fd < 0) return;
+    close(fd);
+    path_ = name;
+  }
+  ~ScratchFile() {
+    if (!path_.empty()) unlink(path_.c_str());
+  }
+  ScratchFile(const ScratchFile&) = delete;
+  ScratchFile& operator=(const ScratchFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string scratch_file(const std::uint8_t* data, std::size_t size) {
+  static const ScratchFile scratch;
+  const auto& path = scratch.path();
+  if (path.empty()) return {};
   std::FILE* file = std::fopen(path.c_str(), "wb");
   if (!file) return {};
   std::fwrite(data, 1, size, file);
