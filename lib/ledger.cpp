@@ -374,19 +374,82 @@ void assign_text(sql::Statement& s, int column, std::optional<std::string>& out)
 }
 }  // namespace
 
-void read_leaf_row_into(sql::Statement& s, int c, LeafRow& row, std::optional<std::string>& extra_text) {
+namespace {
+// Reads every column of kLeafColumns but the signer (4) and the subject (9), which
+// `signer_and_subject` fills: they are values in kLeafColumns, refs in kLeafColumnsWithRefs.
+template <typename SignerAndSubject>
+void read_leaf_columns(sql::Statement& s, int c, LeafRow& row, std::optional<std::string>& extra_text,
+                       SignerAndSubject&& signer_and_subject) {
   row.index = static_cast<std::uint64_t>(s.integer(c));
   row.id = to_hash(s.blob(c + 1), "record id");
   row.kind.assign(s.text_view(c + 2));
   assign_text(s, c + 3, row.device);
-  assign_text(s, c + 4, row.gateway);
   row.time_ms = s.is_null(c + 5) ? std::nullopt : std::optional<std::int64_t>(s.integer(c + 5));
   row.received_ms = s.integer(c + 6);
   assign_text(s, c + 7, row.type);
   row.commitment = s.is_null(c + 8) ? std::nullopt : std::optional<Hash>(to_hash(s.blob(c + 8), "commitment"));
-  row.subject = s.is_null(c + 9) ? std::nullopt : std::optional<Hash>(to_hash(s.blob(c + 9), "subject pseudonym"));
+  signer_and_subject();
   assign_text(s, c + 10, extra_text);
   if (!extra_text && !row.extra.is_null()) row.extra = nullptr;
+}
+
+std::optional<Hash> subject_of(sql::Statement& s, int column) {
+  return s.is_null(column) ? std::nullopt : std::optional<Hash>(to_hash(s.blob(column), "subject pseudonym"));
+}
+}  // namespace
+
+void read_leaf_row_into(sql::Statement& s, int c, LeafRow& row, std::optional<std::string>& extra_text) {
+  read_leaf_columns(s, c, row, extra_text, [&] {
+    assign_text(s, c + 4, row.gateway);
+    row.subject = subject_of(s, c + 9);
+  });
+}
+
+LeafRefs::LeafRefs(sql::Database& db)
+    : signer_lookup_(db.prepare("SELECT key_id FROM signer_keys WHERE ref = ?")),
+      subject_lookup_(db.prepare("SELECT pseudonym FROM subjects WHERE ref = ?")),
+      signers_(kSignerSlots),
+      subjects_(kSubjectSlots) {}
+
+void LeafRefs::read_row_into(sql::Statement& s, int c, LeafRow& row, std::optional<std::string>& extra_text) {
+  read_leaf_columns(s, c, row, extra_text, [&] {
+    // A ref that is not an integer, or names no row, reads as NULL, as the subqueries of
+    // kLeafColumns read it (an INTEGER column keeps a value as text or real only when it is
+    // not an integer, and such a value equals no integer key).
+    if (!s.is_integer(c + 4)) {
+      row.gateway.reset();
+    } else {
+      auto& slot = signers_[static_cast<std::uint64_t>(s.integer(c + 4)) % kSignerSlots];
+      if (!slot.filled || slot.ref != s.integer(c + 4)) {
+        slot.ref = s.integer(c + 4);
+        signer_lookup_.bind(1, slot.ref);
+        slot.value.reset();
+        if (signer_lookup_.step()) assign_text(signer_lookup_, 0, slot.value);
+        signer_lookup_.reset();
+        slot.filled = true;
+      }
+      row.gateway = slot.value;
+    }
+    if (!s.is_integer(c + 9)) {
+      row.subject.reset();
+    } else {
+      auto& slot = subjects_[static_cast<std::uint64_t>(s.integer(c + 9)) % kSubjectSlots];
+      if (!slot.filled || slot.ref != s.integer(c + 9)) {
+        slot.filled = false;  // until the lookup has succeeded: a malformed pseudonym throws each time
+        slot.ref = s.integer(c + 9);
+        subject_lookup_.bind(1, slot.ref);
+        try {
+          slot.value = subject_lookup_.step() ? subject_of(subject_lookup_, 0) : std::nullopt;
+        } catch (...) {
+          subject_lookup_.reset();
+          throw;
+        }
+        subject_lookup_.reset();
+        slot.filled = true;
+      }
+      row.subject = slot.value;
+    }
+  });
 }
 
 Ledger::Ledger(std::unique_ptr<sql::Database> db)

@@ -242,6 +242,34 @@ inline constexpr const char* kPrivacyKindsCondition =
 inline constexpr const char* kLeafColumns =
     "idx, id, kind, device, (SELECT key_id FROM signer_keys WHERE ref = signer_ref), time_ms, received_ms, type, "
     "commitment, (SELECT pseudonym FROM subjects WHERE ref = subject_ref), extra";
+// The same columns with the signer and the subject left as their refs, for scans of the whole
+// log that resolve them through LeafRefs: kLeafColumns' two correlated subqueries per row were
+// 7% of a full verify's CPU.
+inline constexpr const char* kLeafColumnsWithRefs =
+    "idx, id, kind, device, signer_ref, time_ms, received_ms, type, commitment, subject_ref, extra";
+
+// Reads rows of kLeafColumnsWithRefs as read_leaf_row_into reads kLeafColumns, looking the
+// refs up on `db` (so in the scan's snapshot) behind direct-mapped caches: bounded, as a
+// ledger may hold millions of subjects, and nearly always hit, as readings come from far fewer
+// patients and gateways than records.
+class LeafRefs {
+ public:
+  explicit LeafRefs(sql::Database& db);
+  void read_row_into(sql::Statement& stmt, int first_column, LeafRow& row, std::optional<std::string>& extra_text);
+
+ private:
+  static constexpr std::size_t kSignerSlots = 1024, kSubjectSlots = 65536;
+  template <typename Value>
+  struct Slot {
+    bool filled = false;
+    std::int64_t ref = 0;
+    std::optional<Value> value;
+  };
+  sql::Statement signer_lookup_, subject_lookup_;
+  std::vector<Slot<std::string>> signers_;
+  std::vector<Slot<Hash>> subjects_;
+};
+
 // The whole reading of payload row `p` and its leaf row `l` (aliases the query must use), in a
 // SELECT list: a clear reading with the members it was stored without put back
 // (lib/stored_reading.hpp), an encrypted one through the installed reader, else NULL.

@@ -147,6 +147,7 @@ void Statement::reset() {
 }
 
 bool Statement::is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+bool Statement::is_integer(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_INTEGER; }
 std::int64_t Statement::integer(int col) const { return sqlite3_column_int64(stmt_, col); }
 double Statement::real(int col) const { return sqlite3_column_double(stmt_, col); }
 std::string Statement::text(int col) const {

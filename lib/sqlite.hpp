@@ -61,6 +61,7 @@ class Statement {
   void reset();
 
   bool is_null(int col) const;
+  bool is_integer(int col) const;  // stored as an integer (not NULL, text, real or blob)
   std::int64_t integer(int col) const;
   double real(int col) const;
   std::string text(int col) const;

@@ -300,12 +300,12 @@ class ForwardScan {
 // Overwrites every member of `out`, reusing its buffers: a batch's rows are read into the
 // rows of the batch before the last, so neither allocating nor freeing them is on this
 // thread's path (it was 9% of a full verify).
-void stream_leaf_into(StreamedLeaf& out, sql::Statement& leaves, ForwardScan& payloads) {
+void stream_leaf_into(StreamedLeaf& out, sql::Statement& leaves, LeafRefs& refs, ForwardScan& payloads) {
   out.malformed.clear();
   out.canonical_error.clear();
   out.raw_index = static_cast<std::uint64_t>(leaves.integer(0));
   try {
-    read_leaf_row_into(leaves, 0, out.row, out.extra_text);
+    refs.read_row_into(leaves, 0, out.row, out.extra_text);
   } catch (const Error& e) {
     out.malformed = e.what();
     return;
@@ -477,7 +477,9 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
   RunsScanAhead runs_ahead;
   if (options.concurrent_runs_scan) runs_ahead.start(ledger.path());
   // Stream the leaves once, in order, with their payloads.
-  auto leaves = ledger.db().prepare((std::string("SELECT ") + kLeafColumns + " FROM leaves ORDER BY idx").c_str());
+  auto leaves =
+      ledger.db().prepare((std::string("SELECT ") + kLeafColumnsWithRefs + " FROM leaves ORDER BY idx").c_str());
+  LeafRefs leaf_refs(ledger.db());
   ForwardScan payloads(
       ledger.db().prepare("SELECT idx, salt, reading, ciphertext, replay_tag, elided FROM payloads ORDER BY idx"));
   StoredNodes stored_nodes(ledger.db());
@@ -540,7 +542,7 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
         scanned = true;
       } else {
         if (rows == batch.size()) batch.emplace_back();
-        stream_leaf_into(batch[rows++], leaves, payloads);
+        stream_leaf_into(batch[rows++], leaves, leaf_refs, payloads);
       }
     }
     batch.resize(rows);
