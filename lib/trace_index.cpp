@@ -49,7 +49,7 @@ IndexFacts facts_of(const LeafRow& row, const ValidReading& reading, std::vector
   IndexFacts facts;
   facts.parents = std::move(parents);
   facts.asset = reading.asset;
-  if (reading.type == "location" && row.subject && reading.lat && reading.lon)
+  if (reading.lat && reading.lon && row.subject && reading.type == "location")
     facts.position = std::pair(microdegrees(*reading.lat), microdegrees(*reading.lon));
   if (reading.peer) {
     facts.peer = reading.peer;

@@ -53,11 +53,13 @@ std::optional<Bytes> decode_sig(const json& value) {
 // Identity state as the log itself defines it, replayed in order.
 class IdentityReplay {
  public:
-  const KnownIdentity* by_key_id(const std::string& key_id) const {
+  // By string_view, as verify asks twice per reading: a std::string key built per call (a key
+  // id is past the short-string buffer) and a second map lookup showed in its profile.
+  const KnownIdentity* by_key_id(std::string_view key_id) const {
     auto it = key_ids_.find(key_id);
-    return it == key_ids_.end() ? nullptr : &identities_.at(it->second);
+    return it == key_ids_.end() ? nullptr : it->second;
   }
-  const KnownIdentity* by_name(const std::string& name) const {
+  const KnownIdentity* by_name(std::string_view name) const {
     auto it = identities_.find(name);
     return it == identities_.end() ? nullptr : &it->second;
   }
@@ -68,18 +70,25 @@ class IdentityReplay {
     return false;
   }
   void enroll(KnownIdentity id) {
-    if (id.key) key_ids_[key_id_of(*id.key)] = id.name;
-    identities_[id.name] = std::move(id);
+    auto key = id.key;
+    auto& stored = identities_[id.name];  // a std::map node: its address stays valid
+    stored = std::move(id);
+    if (key) key_ids_[key_id_of(*key)] = &stored;
   }
   void retire(const std::string& name, std::uint64_t index) {
     if (auto it = identities_.find(name); it != identities_.end()) it->second.retired = index;
   }
-  const std::map<std::string, KnownIdentity>& all() const { return identities_; }
+  const std::map<std::string, KnownIdentity, std::less<>>& all() const { return identities_; }
 
  private:
-  std::map<std::string, KnownIdentity> identities_;
-  std::map<std::string, std::string> key_ids_;
+  std::map<std::string, KnownIdentity, std::less<>> identities_;
+  std::map<std::string, const KnownIdentity*, std::less<>> key_ids_;
 };
+
+// A column's text, or "" when NULL, without a copy.
+std::string_view text_or_empty(const std::optional<std::string>& value) {
+  return value ? std::string_view(*value) : std::string_view();
+}
 
 Finding finding(std::string check, std::string message) {
   Finding f;
@@ -609,11 +618,11 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
         return signer && signer->key && sig && verify_signature(*signer->key, signed_part_of(row), *sig);
       };
       if (row.kind == "reading") {
-        const KnownIdentity* gw = ids.by_key_id(row.gateway.value_or(""));
+        const KnownIdentity* gw = ids.by_key_id(text_or_empty(row.gateway));
         if (!IdentityReplay::active(gw, {"gateway", "authority"}))
           fail("reading_gateway",
                "reading attested by key " + row.gateway.value_or("?") + ", not an active gateway at this point");
-        const KnownIdentity* device = ids.by_name(row.device.value_or(""));
+        const KnownIdentity* device = ids.by_name(text_or_empty(row.device));
         if (!device || device->retired)
           fail("reading_device",
                "reading from " + row.device.value_or("?") + ", not an enrolled, active device at this point");
@@ -688,22 +697,22 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
             fail("genesis", "leaf 0 is not a self-signed authority identity");
           ids.enroll(self);
         } else {
-          const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+          const KnownIdentity* signer = ids.by_key_id(text_or_empty(row.gateway));
           if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
             fail("identity_signature",
                  "enrollment of " + row.device.value_or("?") + " is not signed by an active authority");
-          if (ids.by_name(row.device.value_or("")))
+          if (ids.by_name(text_or_empty(row.device)))
             fail("identity_duplicate", "identity " + row.device.value_or("?") + " is enrolled twice");
           ids.enroll({row.device.value_or(""), row.type.value_or(""), key, row.index, std::nullopt});
         }
       } else if (row.kind == "retirement") {
-        const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+        const KnownIdentity* signer = ids.by_key_id(text_or_empty(row.gateway));
         if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
           fail("identity_signature",
                "retirement of " + row.device.value_or("?") + " is not signed by an active authority");
         ids.retire(row.device.value_or(""), row.index);
       } else if (row.kind == "seal") {
-        const KnownIdentity* gw = ids.by_key_id(row.gateway.value_or(""));
+        const KnownIdentity* gw = ids.by_key_id(text_or_empty(row.gateway));
         if (!IdentityReplay::active(gw, {"gateway", "authority"}) || !signer_sig_ok(gw))
           fail("seal_signature", "seal is not signed by an active gateway");
         std::uint64_t first = extra.is_object() ? extra.value("first", std::uint64_t(0)) : 0;
@@ -718,23 +727,23 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
         }
         unsealed.clear();
       } else if (row.kind == "policy" || row.kind == "policy_retirement") {
-        const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+        const KnownIdentity* signer = ids.by_key_id(text_or_empty(row.gateway));
         if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
           fail("policy_signature",
                row.kind + " of " + row.device.value_or("?") + " is not signed by an active authority");
         if (auto problem = policies.apply(row); !problem.empty()) fail("policy_record", problem);
       } else if (row.kind == "grant" || row.kind == "revocation" || row.kind == "erasure") {
-        const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+        const KnownIdentity* signer = ids.by_key_id(text_or_empty(row.gateway));
         if (!IdentityReplay::active(signer, {"authority"}) || !signer_sig_ok(signer))
           fail("privacy_signature", row.kind + " record is not signed by an active authority");
       } else if (row.kind == "access") {
-        const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+        const KnownIdentity* signer = ids.by_key_id(text_or_empty(row.gateway));
         if (!IdentityReplay::active(signer, {"authority", "clinician", "auditor"}) || !signer_sig_ok(signer) ||
             signer->name != row.device.value_or(""))
           fail("access_signature",
                "access record of " + row.device.value_or("?") + " is not signed by that active reader");
       } else if (row.kind == "alert") {
-        const KnownIdentity* signer = ids.by_key_id(row.gateway.value_or(""));
+        const KnownIdentity* signer = ids.by_key_id(text_or_empty(row.gateway));
         if (!IdentityReplay::active(signer, {"auditor", "authority"}) || !signer_sig_ok(signer))
           fail("alert_signature",
                "alert of rule " + row.device.value_or("?") + " is not signed by an active auditor or authority");
