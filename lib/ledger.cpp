@@ -251,9 +251,6 @@ json envelope_of(const LeafRow& row) {
   return env;
 }
 
-// The JCS text of envelope_of(row), written without building its json object: ingest and
-// verify hash one per record. Member for member the same as envelope_of, which
-// tests/unit/test_ledger.cpp and the envelope fuzz target check.
 namespace {
 // The envelope of a reading with no extra members, which is nearly every record: its member
 // names are fixed ASCII, so their RFC 8785 order is fixed too and the text is written straight
@@ -298,6 +295,9 @@ bool is_plain_reading(const LeafRow& row) {
 }
 }  // namespace
 
+// The JCS text of envelope_of(row), written without building its json object: ingest and
+// verify hash one per record. Member for member the same as envelope_of, which
+// tests/unit/test_ledger.cpp and the envelope fuzz target check.
 std::string canonical_envelope(const LeafRow& row) {
   if (is_plain_reading(row)) {
     std::string out;
@@ -411,6 +411,25 @@ LeafRefs::LeafRefs(sql::Database& db)
       signers_(kSignerSlots),
       subjects_(kSubjectSlots) {}
 
+template <typename Value, typename Read>
+const std::optional<Value>& LeafRefs::cached(std::vector<Slot<Value>>& slots, sql::Statement& lookup, std::int64_t ref,
+                                             Read&& read) {
+  auto& slot = slots[static_cast<std::uint64_t>(ref) % slots.size()];
+  if (slot.filled && slot.ref == ref) return slot.value;
+  slot.filled = false;  // until the lookup has succeeded: a malformed value throws each time
+  slot.ref = ref;
+  lookup.bind(1, ref);
+  try {
+    slot.value = lookup.step() ? read(lookup) : std::nullopt;
+  } catch (...) {
+    lookup.reset();
+    throw;
+  }
+  lookup.reset();
+  slot.filled = true;
+  return slot.value;
+}
+
 void LeafRefs::read_row_into(sql::Statement& s, int c, LeafRow& row, std::optional<std::string>& extra_text) {
   read_leaf_columns(s, c, row, extra_text, [&] {
     // A ref that is not an integer, or names no row, reads as NULL, as the subqueries of
@@ -419,35 +438,15 @@ void LeafRefs::read_row_into(sql::Statement& s, int c, LeafRow& row, std::option
     if (!s.is_integer(c + 4)) {
       row.gateway.reset();
     } else {
-      auto& slot = signers_[static_cast<std::uint64_t>(s.integer(c + 4)) % kSignerSlots];
-      if (!slot.filled || slot.ref != s.integer(c + 4)) {
-        slot.ref = s.integer(c + 4);
-        signer_lookup_.bind(1, slot.ref);
-        slot.value.reset();
-        if (signer_lookup_.step()) assign_text(signer_lookup_, 0, slot.value);
-        signer_lookup_.reset();
-        slot.filled = true;
-      }
-      row.gateway = slot.value;
+      row.gateway = cached(signers_, signer_lookup_, s.integer(c + 4), [](sql::Statement& found) {
+        return found.is_null(0) ? std::nullopt : std::optional<std::string>(found.text_view(0));
+      });
     }
     if (!s.is_integer(c + 9)) {
       row.subject.reset();
     } else {
-      auto& slot = subjects_[static_cast<std::uint64_t>(s.integer(c + 9)) % kSubjectSlots];
-      if (!slot.filled || slot.ref != s.integer(c + 9)) {
-        slot.filled = false;  // until the lookup has succeeded: a malformed pseudonym throws each time
-        slot.ref = s.integer(c + 9);
-        subject_lookup_.bind(1, slot.ref);
-        try {
-          slot.value = subject_lookup_.step() ? subject_of(subject_lookup_, 0) : std::nullopt;
-        } catch (...) {
-          subject_lookup_.reset();
-          throw;
-        }
-        subject_lookup_.reset();
-        slot.filled = true;
-      }
-      row.subject = slot.value;
+      row.subject = cached(subjects_, subject_lookup_, s.integer(c + 9),
+                           [](sql::Statement& found) { return subject_of(found, 0); });
     }
   });
 }

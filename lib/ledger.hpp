@@ -265,6 +265,10 @@ class LeafRefs {
     std::int64_t ref = 0;
     std::optional<Value> value;
   };
+  // The slot's value for `ref`, looked up with `lookup` and read(lookup) on a miss.
+  template <typename Value, typename Read>
+  static const std::optional<Value>& cached(std::vector<Slot<Value>>& slots, sql::Statement& lookup, std::int64_t ref,
+                                            Read&& read);
   sql::Statement signer_lookup_, subject_lookup_;
   std::vector<Slot<std::string>> signers_;
   std::vector<Slot<Hash>> subjects_;
