@@ -91,10 +91,10 @@ std::uint64_t parse_count(const char* argv0, const char* text) {
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // The statement audit::run steps through (lib/audit.cpp), over the whole ledger.
-const std::string kAuditScan = std::string("SELECT l.idx, l.id, l.device, l.time_ms, l.type, ") +
-                               medtrail::kSubjectOfLeaf + ", " + medtrail::kReadingOfPayload +
-                               " FROM leaves l "
-                               "LEFT JOIN payloads p ON p.idx = l.idx WHERE l.kind = 'reading' ORDER BY l.idx";
+const std::string kAuditScan =
+    std::string("SELECT l.idx, l.id, ") + medtrail::kDeviceOfLeaf + ", l.time_ms, " + medtrail::kTypeOfLeaf + ", " +
+    medtrail::kSubjectOfLeaf + ", " + medtrail::kReadingOfPayload +
+    " FROM leaves l LEFT JOIN payloads p ON p.idx = l.idx WHERE l." + medtrail::kIsReading + " ORDER BY l.idx";
 
 // The simulation that gives about `target` readings: devices scaled to the target, minutes
 // grown to reach it.
@@ -118,13 +118,16 @@ medtrail::simulate::Options sized(const Scenario& s, std::uint64_t target) {
 std::uint64_t build(medtrail::Ledger& ledger, const medtrail::DataKey& data_key, const Scenario& s,
                     const medtrail::simulate::Options& o, std::uint64_t target) {
   auto& db = ledger.db();
-  // Subjects and the gateway key id are stored once and referred to by ref, as ingest does.
+  // Subjects, the gateway key id, devices and types are stored once and referred to by ref,
+  // as ingest does.
   db.exec("INSERT OR IGNORE INTO signer_keys(key_id) VALUES ('bench')");
   auto insert_subject = db.prepare("INSERT OR IGNORE INTO subjects(pseudonym) VALUES (?)");
+  auto insert_label = db.prepare("INSERT OR IGNORE INTO labels(text) VALUES (?)");
   auto insert_leaf = db.prepare(
-      "INSERT INTO leaves(idx, id, kind, device, signer_ref, time_ms, received_ms, type, commitment, subject_ref) "
-      "VALUES (?, ?, 'reading', ?, (SELECT ref FROM signer_keys WHERE key_id = 'bench'), ?, ?, ?, ?, "
-      "(SELECT ref FROM subjects WHERE pseudonym = ?))");
+      "INSERT INTO leaves(idx, id, kind_code, device_ref, signer_ref, time_ms, received_ms, type_ref, commitment, "
+      "subject_ref) VALUES (?, ?, 1, (SELECT ref FROM labels WHERE text = ?3), "
+      "(SELECT ref FROM signer_keys WHERE key_id = 'bench'), ?4, ?5, (SELECT ref FROM labels WHERE text = ?6), ?7, "
+      "(SELECT ref FROM subjects WHERE pseudonym = ?8))");
   auto insert_payload =
       db.prepare("INSERT INTO payloads(idx, salt, reading, replay_tag, elided) VALUES (?, ?, ?, ?, ?)");
   std::uint64_t index = ledger.size(), count = 0;
@@ -136,6 +139,8 @@ std::uint64_t build(medtrail::Ledger& ledger, const medtrail::DataKey& data_key,
     for (int b = 0; b < 8; ++b) seed[b] = static_cast<std::uint8_t>(index >> (8 * b));
     auto id = medtrail::crypto::sha256(std::span<const std::uint8_t>(seed, 8));
     auto time = *medtrail::parse_rfc3339_ms(r["time"].get<std::string>());
+    insert_label.bind(1, r["device"].get<std::string>()).run();
+    insert_label.bind(1, r["type"].get<std::string>()).run();
     insert_leaf.bind(1, index).bind_blob(2, id).bind(3, r["device"].get<std::string>()).bind(4, time).bind(5, time + 1000);
     insert_leaf.bind(6, r["type"].get<std::string>()).bind_blob(7, id);
     if (r.contains("subject")) {

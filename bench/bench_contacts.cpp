@@ -151,10 +151,16 @@ int main(int argc, char** argv) {
     db.exec("INSERT OR IGNORE INTO signer_keys(key_id) VALUES ('bench')");
     auto insert_subject = db.prepare("INSERT OR IGNORE INTO subjects(pseudonym) VALUES (?)");
     for (const auto& p : pseudonyms) insert_subject.bind_blob(1, p).run();
+    // Devices and the type are labels (schema 15), as ingest keeps them.
+    auto insert_label = db.prepare("INSERT OR IGNORE INTO labels(text) VALUES (?)");
+    insert_label.bind(1, "location").run();
+    for (const auto& d : devices) insert_label.bind(1, d).run();
     auto insert_leaf = db.prepare(
-        "INSERT INTO leaves(idx, id, kind, device, signer_ref, time_ms, received_ms, type, commitment, subject_ref) "
-        "VALUES (?, ?, 'reading', ?, (SELECT ref FROM signer_keys WHERE key_id = 'bench'), ?, ?, 'location', ?, "
-        "(SELECT ref FROM subjects WHERE pseudonym = ?))");
+        "INSERT INTO leaves(idx, id, kind_code, device_ref, signer_ref, time_ms, received_ms, type_ref, commitment, "
+        "subject_ref) VALUES (?, ?, 1, (SELECT ref FROM labels WHERE text = ?3), "
+        "(SELECT ref FROM signer_keys WHERE key_id = 'bench'), ?4, ?5, (SELECT ref FROM labels WHERE text = "
+        "'location'), "
+        "?6, (SELECT ref FROM subjects WHERE pseudonym = ?7))");
     medtrail::trace::IndexWriter index_writer(db);  // the positions rows exactly as ingest writes them
     const double metres_per_degree = 111195.0;
     const double cos_lat = std::cos(kLat0 * 3.14159265358979323846 / 180.0);
@@ -216,7 +222,9 @@ int main(int argc, char** argv) {
     for (int pass = 0; pass < 2; ++pass) {
       auto start = Clock::now();
       auto stmt = db.prepare(
-          "SELECT count(*), sum(time_ms % 1000) FROM leaves WHERE type = 'location' AND time_ms BETWEEN ? AND ?");
+          "SELECT count(*), sum(time_ms % 1000) FROM leaves WHERE type_ref = (SELECT ref FROM labels WHERE text = "
+          "'location') "
+          "AND time_ms BETWEEN ? AND ?");
       stmt.bind(1, week.window.since_ms).bind(2, week.window.until_ms);
       stmt.step();
       baseline_rows = stmt.integer(0);
@@ -227,8 +235,8 @@ int main(int argc, char** argv) {
     std::uint64_t week_contacts = 0, day_contacts = 0, hop_contacts = 0;
     for (std::uint64_t q = 0; q < a.queries; ++q) {
       // The subject as the ledger holds it (a reused ledger was built under another data key).
-      auto lookup = db.prepare((std::string("SELECT ") + medtrail::kSubjectOfLeaf +
-                                " FROM leaves WHERE device = ? AND subject_ref IS NOT NULL LIMIT 1")
+      auto lookup = db.prepare((std::string("SELECT ") + medtrail::kSubjectOfLeaf + " FROM leaves WHERE device_ref = " +
+                                medtrail::kLabelRefOfParam + " AND subject_ref IS NOT NULL LIMIT 1")
                                    .c_str());
       lookup.bind(1, devices[(q * 7919) % a.wristbands]);
       if (!lookup.step()) throw std::runtime_error("no readings of " + devices[(q * 7919) % a.wristbands]);

@@ -16,7 +16,7 @@ trap '[ -n "$pid" ] && kill -9 "$pid" 2> /dev/null; rm -rf "$work"' EXIT
 cd "$work"
 step() { printf '\n== %s\n' "$*"; }
 die() { echo "crash-replay: $*" >&2; exit 1; }
-count_readings() { sqlite3 ward.db "SELECT count(*) FROM leaves WHERE kind = 'reading'"; }
+count_readings() { sqlite3 ward.db "SELECT count(*) FROM leaves WHERE kind_code = 1"; }
 
 step "a ledger with a gateway and 20 devices; 30 minutes of their readings in readings.ndjson"
 "$mt" keygen --name hospital --role authority --out keys/ > /dev/null

@@ -617,9 +617,8 @@ void check_access(Ledger& ledger, const std::string& policy_name, const Rule& ru
   // Per reader: reads inside the sliding window, oldest first.
   std::map<std::string, std::deque<std::pair<std::int64_t, std::uint64_t>>> recent;
   std::map<std::string, std::uint64_t> in_window;
-  std::string sql = std::string("SELECT ") + kLeafColumns +
-                    " FROM leaves WHERE " + kPrivacyKindsCondition +
-                    " AND kind = 'access' AND idx >= ? AND idx < ? ORDER BY idx";
+  std::string sql = std::string("SELECT ") + kLeafColumns + " FROM leaves WHERE " + kPrivacyKindsCondition + " AND " +
+                    kIsAccess + " AND idx >= ? AND idx < ? ORDER BY idx";
   auto stmt = ledger.db().prepare(sql.c_str());
   stmt.bind(1, options.from_index).bind(2, end);
   while (stmt.step()) {
@@ -755,11 +754,12 @@ Result run(Ledger& ledger, const std::vector<ScheduledPolicy>& schedule, const O
   enter_block(options.from_index);
   // Readings only, in index order, each with its payload; the window is filtered in SQL.
   // Only the columns the rules read: this loop is the audit's cost per record.
-  auto stmt = ledger.db().prepare(
-      (std::string("SELECT l.idx, l.id, l.device, l.time_ms, l.type, ") + kSubjectOfLeaf + ", " + kReadingOfPayload +
-       " FROM leaves l LEFT JOIN payloads p ON p.idx = l.idx "
-       "WHERE l.idx >= ? AND l.idx < ? AND l.kind = 'reading' AND l.time_ms >= ? AND l.time_ms < ? ORDER BY l.idx")
-          .c_str());
+  auto stmt = ledger.db().prepare((std::string("SELECT l.idx, l.id, ") + kDeviceOfLeaf + ", l.time_ms, " + kTypeOfLeaf +
+                                   ", " + kSubjectOfLeaf + ", " + kReadingOfPayload +
+                                   " FROM leaves l LEFT JOIN payloads p ON p.idx = l.idx "
+                                   "WHERE l.idx >= ? AND l.idx < ? AND l." +
+                                   kIsReading + " AND l.time_ms >= ? AND l.time_ms < ? ORDER BY l.idx")
+                                      .c_str());
   stmt.bind(1, options.from_index).bind(2, end);
   stmt.bind(3, options.since_ms.value_or(std::numeric_limits<std::int64_t>::min()));
   stmt.bind(4, options.until_ms.value_or(std::numeric_limits<std::int64_t>::max()));

@@ -2,12 +2,14 @@
 // stored interior hashes of its RFC 9162 tree, the payloads the leaves commit to, and the
 // authority-signed blocks that seal the log.
 //
-// On-disk layout (schema version 14; docs/FORMATS.md is the contract for outside verifiers):
+// On-disk layout (schema version 15; docs/FORMATS.md is the contract for outside verifiers):
 //   leaves     one row per record. The envelope is not stored as text: it is rebuilt from
 //              these columns (plus the JCS object in `extra`) and hashed, so any edit of a
-//              column changes the leaf hash that verify recomputes.
-//   subjects, signer_keys  each subject pseudonym and signer key id once; leaves refer to them
-//              by number (subject_ref, signer_ref), as they repeat in every reading.
+//              column changes the leaf hash that verify recomputes. The kind is a number
+//              (kind_code, RecordKind).
+//   subjects, signer_keys, labels  each subject pseudonym, signer key id and device name or
+//              type (labels) once; leaves refer to them by number (subject_ref, signer_ref,
+//              device_ref, type_ref), as they repeat in every reading.
 //   payloads   the reading and its salt, off the leaves: as ciphertext on a ledger with a data
 //              owner (lib/privacy.hpp), in clear on older ledgers, neither once erased;
 //              replay_tag finds re-sent readings. A reading is stored (or sealed) without the
@@ -41,7 +43,7 @@
 
 namespace medtrail {
 
-inline constexpr int kSchemaVersion = 14;
+inline constexpr int kSchemaVersion = 15;
 // Tree hashes are stored for every 4th level only (schema 12); see Ledger::hash_getter.
 inline constexpr int kStoredNodeLevelStep = 4;
 constexpr bool is_stored_node_level(int level) { return level > 0 && level % kStoredNodeLevelStep == 0; }
@@ -60,6 +62,27 @@ inline std::span<const std::uint8_t> record_id_key(const Hash& id) { return std:
 inline constexpr const char* kRecordIdLookup =
     "SELECT t.idx FROM hash_runs r CROSS JOIN record_ids t ON t.gen = r.gen CROSS JOIN leaves l ON l.idx = t.idx "
     "WHERE r.tbl = 'record_ids' AND t.id = substr(?1, 1, 8) AND l.id = ?1 LIMIT 1";
+
+// leaves.kind_code (schema 15): part of the file format, never renumbered. A code outside the
+// list (a tampered file, or a kind no release wrote) reads as the kind "unknown-<code>", whose
+// envelope matches no leaf hash.
+enum class RecordKind : int {
+  reading = 1,
+  identity = 2,
+  retirement = 3,
+  seal = 4,
+  policy = 5,
+  policy_retirement = 6,
+  alert = 7,
+  grant = 8,
+  revocation = 9,
+  access = 10,
+  erasure = 11,
+};
+// The code of a kind name; throws std::logic_error for a name that is not a kind.
+int kind_code_of(std::string_view kind);
+// The name of a kind code, as kind_code_of reverses it.
+std::string kind_name_of(std::int64_t code);
 
 struct LeafRow {
   std::uint64_t index = 0;
@@ -159,7 +182,7 @@ class Ledger {
     HashRuns& replay_tags() { return replay_tags_; }
 
    private:
-    // A value kept once in a small table (subjects, signer_keys) and referred to by its ref.
+    // A value kept once in a small table (subjects, signer_keys, labels) and referred to by its ref.
     class Interned {
      public:
       Interned(sql::Database& db, const char* table, const char* column);
@@ -180,6 +203,7 @@ class Ledger {
     HashRuns replay_tags_;
     Interned subjects_;
     Interned signer_keys_;
+    Interned labels_;
   };
 
   // Authority-signed identity records (`enroll`, `retire`); inside their own transaction.
@@ -229,24 +253,41 @@ LeafRow read_leaf_row(sql::Statement& stmt, int first_column);
 void read_leaf_row_into(sql::Statement& stmt, int first_column, LeafRow& row, std::optional<std::string>& extra_text);
 // Parses a leaf's extra column into row.extra; throws Error when it is not a JSON object.
 void parse_leaf_extra(LeafRow& row, const std::string& text);
-// Column list matching read_leaf_row, for SELECTs.
+// Conditions on leaves.kind_code (RecordKind), for queries: the numbers are the file format's.
+inline constexpr const char* kIsReading = "kind_code = 1";
+inline constexpr const char* kIsAlert = "kind_code = 7";
+inline constexpr const char* kIsAccess = "kind_code = 10";
+// The condition of the partial index leaves_policy (policy and policy_retirement records); a
+// query must repeat it letter for letter, or SQLite will not use the index.
+inline constexpr const char* kPolicyKindsCondition = "kind_code IN (5, 6)";
 // The condition of the partial index leaves_privacy (grant, revocation, access and erasure
-// records). A query must repeat it letter for letter, or SQLite will not use the index.
-// Equalities, not IN: with an IN list of more than two values, every leaf insert builds a
-// temporary table to test the condition, which cost ingest several percent.
+// records), likewise. Equalities, not IN: with an IN list of more than two values, every leaf
+// insert builds a temporary table to test the condition, which cost ingest several percent.
 inline constexpr const char* kPrivacyKindsCondition =
-    "(kind = 'grant' OR kind = 'revocation' OR kind = 'access' OR kind = 'erasure')";
+    "(kind_code = 8 OR kind_code = 9 OR kind_code = 10 OR kind_code = 11)";
 
-// The subject and gateway (signer) columns of the envelope are read through subjects and
-// signer_keys; the subqueries need no table alias, as no other table has these column names.
+// A leaf's device (or identity name) and type (or role) text, in a SELECT list or a condition:
+// they are kept once each in labels (schema 15). No table alias is needed, as no other table
+// has the columns device_ref and type_ref.
+inline constexpr const char* kDeviceOfLeaf = "(SELECT text FROM labels WHERE ref = device_ref)";
+inline constexpr const char* kTypeOfLeaf = "(SELECT text FROM labels WHERE ref = type_ref)";
+// The ref of the label bound to this parameter (NULL when no leaf has it), so that
+// `device_ref = ` it reads leaves_device_time.
+inline constexpr const char* kLabelRefOfParam = "(SELECT ref FROM labels WHERE text = ?)";
+
+// Column list matching read_leaf_row, for SELECTs. The kind is read as its code; the device,
+// type, subject and gateway (signer) through labels, subjects and signer_keys.
 inline constexpr const char* kLeafColumns =
-    "idx, id, kind, device, (SELECT key_id FROM signer_keys WHERE ref = signer_ref), time_ms, received_ms, type, "
-    "commitment, (SELECT pseudonym FROM subjects WHERE ref = subject_ref), extra";
-// The same columns with the signer and the subject left as their refs, for scans of the whole
-// log that resolve them through LeafRefs: kLeafColumns' two correlated subqueries per row were
-// 7% of a full verify's CPU.
+    "idx, id, kind_code, (SELECT text FROM labels WHERE ref = device_ref), "
+    "(SELECT key_id FROM signer_keys WHERE ref = signer_ref), time_ms, received_ms, "
+    "(SELECT text FROM labels WHERE ref = type_ref), commitment, (SELECT pseudonym FROM subjects WHERE ref = "
+    "subject_ref), "
+    "extra";
+// The same columns with device, type, signer and subject left as their refs, for scans of the
+// whole log that resolve them through LeafRefs: kLeafColumns' correlated subqueries per row
+// were 7% of a full verify's CPU when there were two.
 inline constexpr const char* kLeafColumnsWithRefs =
-    "idx, id, kind, device, signer_ref, time_ms, received_ms, type, commitment, subject_ref, extra";
+    "idx, id, kind_code, device_ref, signer_ref, time_ms, received_ms, type_ref, commitment, subject_ref, extra";
 
 // Reads rows of kLeafColumnsWithRefs as read_leaf_row_into reads kLeafColumns, looking the
 // refs up on `db` (so in the scan's snapshot) behind direct-mapped caches: bounded, as a
@@ -258,7 +299,7 @@ class LeafRefs {
   void read_row_into(sql::Statement& stmt, int first_column, LeafRow& row, std::optional<std::string>& extra_text);
 
  private:
-  static constexpr std::size_t kSignerSlots = 1024, kSubjectSlots = 65536;
+  static constexpr std::size_t kSignerSlots = 1024, kLabelSlots = 16384, kSubjectSlots = 65536;
   template <typename Value>
   struct Slot {
     bool filled = false;
@@ -269,19 +310,22 @@ class LeafRefs {
   template <typename Value, typename Read>
   static const std::optional<Value>& cached(std::vector<Slot<Value>>& slots, sql::Statement& lookup, std::int64_t ref,
                                             Read&& read);
-  sql::Statement signer_lookup_, subject_lookup_;
-  std::vector<Slot<std::string>> signers_;
+  sql::Statement signer_lookup_, label_lookup_, subject_lookup_;
+  std::vector<Slot<std::string>> signers_, labels_;
   std::vector<Slot<Hash>> subjects_;
 };
 
 // The whole reading of payload row `p` and its leaf row `l` (aliases the query must use), in a
 // SELECT list: a clear reading with the members it was stored without put back
 // (lib/stored_reading.hpp), an encrypted one through the installed reader, else NULL.
-inline constexpr const char* kReadingOfPayload = "reading_of(l.idx, p.reading, p.elided, l.device, l.type, l.time_ms)";
+inline constexpr const char* kReadingOfPayload =
+    "reading_of(l.idx, p.reading, p.elided, (SELECT text FROM labels WHERE ref = l.device_ref), "
+    "(SELECT text FROM labels WHERE ref = l.type_ref), l.time_ms)";
 // The reading of the payload at leaf index ?, whole (as kReadingOfPayload).
 inline constexpr const char* kReadingAtIndex =
-    "SELECT reading_of(l.idx, p.reading, p.elided, l.device, l.type, l.time_ms) FROM payloads p JOIN leaves l ON "
-    "l.idx = p.idx WHERE p.idx = ?";
+    "SELECT reading_of(l.idx, p.reading, p.elided, (SELECT text FROM labels WHERE ref = l.device_ref), "
+    "(SELECT text FROM labels WHERE ref = l.type_ref), l.time_ms) FROM payloads p JOIN leaves l ON l.idx = p.idx "
+    "WHERE p.idx = ?";
 // What a leaf holds of the members a stored reading may lack (lib/stored_reading.hpp).
 inline EnvelopeMembers envelope_members_of(const LeafRow& row) { return {row.device, row.type, row.time_ms}; }
 // A clear reading as stored (`elided` as in payloads; SQLite reads NULL as 0), whole; throws

@@ -90,8 +90,8 @@ Hash PolicyLog::root() const {
 
 PolicyLog load_policy_log(Ledger& ledger, std::uint64_t upto) {
   // The WHERE clause repeats the partial index's condition (leaves_policy) so SQLite uses it.
-  std::string sql = std::string("SELECT ") + kLeafColumns +
-                    " FROM leaves WHERE kind IN ('policy', 'policy_retirement') AND idx < ? ORDER BY idx";
+  std::string sql = std::string("SELECT ") + kLeafColumns + " FROM leaves WHERE " + kPolicyKindsCondition +
+                    " AND idx < ? ORDER BY idx";
   auto stmt = ledger.db().prepare(sql.c_str());
   stmt.bind(1, upto);
   PolicyLog log;
@@ -149,7 +149,7 @@ std::vector<LeafRow> append_alerts(Ledger& ledger, const SigningKey& signer, con
   ledger.require_active(signer.identity().key, {"auditor", "authority"});
   // Inside the write transaction, so two audits racing cannot both record a finding.
   std::set<std::string> already;
-  auto existing = ledger.db().prepare("SELECT extra FROM leaves WHERE idx >= ? AND kind = 'alert'");
+  auto existing = ledger.db().prepare((std::string("SELECT extra FROM leaves WHERE idx >= ? AND ") + kIsAlert).c_str());
   existing.bind(1, recorded_since);
   while (existing.step()) {
     auto extra = json::parse(existing.text(0), nullptr, false);

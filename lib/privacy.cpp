@@ -27,8 +27,8 @@ std::optional<PublicKey> decode_key(const json& extra, const char* member) {
 }
 
 std::vector<LeafRow> privacy_records(Ledger& ledger, const char* kinds) {
-  std::string sql = std::string("SELECT ") + kLeafColumns + " FROM leaves WHERE " + kPrivacyKindsCondition + " AND kind IN (" +
-                    kinds + ") ORDER BY idx";
+  std::string sql = std::string("SELECT ") + kLeafColumns + " FROM leaves WHERE " + kPrivacyKindsCondition +
+                    " AND kind_code IN (" + kinds + ") ORDER BY idx";
   auto stmt = ledger.db().prepare(sql.c_str());
   std::vector<LeafRow> out;
   while (stmt.step()) out.push_back(read_leaf_row(stmt, 0));
@@ -42,22 +42,25 @@ std::vector<std::uint64_t> readings_in_scope(Ledger& ledger, const std::string& 
     auto h = hash_from_hex(target);
     if (!h) return out;
     auto stmt = ledger.db().prepare(
-        (std::string("SELECT idx FROM leaves WHERE idx = (") + kRecordIdLookup + ") AND kind = 'reading'").c_str());
+        (std::string("SELECT idx FROM leaves WHERE idx = (") + kRecordIdLookup + ") AND " + kIsReading).c_str());
     stmt.bind_blob(1, *h);
     while (stmt.step()) out.push_back(static_cast<std::uint64_t>(stmt.integer(0)));
   } else if (scope == "subject") {
     auto h = hash_from_hex(target);
     if (!h) return out;
     auto stmt = ledger.db().prepare((std::string("SELECT idx FROM leaves WHERE subject_ref = ") + kSubjectRefOfParam +
-                                     " AND kind = 'reading' ORDER BY idx")
+                                     " AND " + kIsReading + " ORDER BY idx")
                                         .c_str());
     stmt.bind_blob(1, *h);
     while (stmt.step()) out.push_back(static_cast<std::uint64_t>(stmt.integer(0)));
   } else if (scope == "all") {
-    auto stmt = ledger.db().prepare("SELECT idx FROM leaves WHERE kind = 'reading' ORDER BY idx");
+    auto stmt =
+        ledger.db().prepare((std::string("SELECT idx FROM leaves WHERE ") + kIsReading + " ORDER BY idx").c_str());
     while (stmt.step()) out.push_back(static_cast<std::uint64_t>(stmt.integer(0)));
   } else if (scope == "device") {
-    auto stmt = ledger.db().prepare("SELECT idx FROM leaves WHERE device = ? AND kind = 'reading' ORDER BY idx");
+    auto stmt = ledger.db().prepare((std::string("SELECT idx FROM leaves WHERE device_ref = ") + kLabelRefOfParam +
+                                     " AND " + kIsReading + " ORDER BY idx")
+                                        .c_str());
     stmt.bind(1, target);
     while (stmt.step()) out.push_back(static_cast<std::uint64_t>(stmt.integer(0)));
   }
@@ -141,7 +144,7 @@ bool Grant::covers(const LeafRow& reading) const {
 
 std::vector<Grant> grants(Ledger& ledger) {
   std::vector<Grant> out;
-  for (const auto& row : privacy_records(ledger, "'grant', 'revocation'")) {
+  for (const auto& row : privacy_records(ledger, "8, 9") /* grant, revocation */) {
     const json& x = row.extra;
     if (row.kind == "grant") {
       Grant g;
@@ -554,7 +557,7 @@ ForgetResult forget(Ledger& ledger, const SigningKey& owner, const Hash& subject
 
 std::map<Hash, std::vector<std::uint64_t>> erasures(Ledger& ledger) {
   std::map<Hash, std::vector<std::uint64_t>> out;
-  for (const auto& row : privacy_records(ledger, "'erasure'"))
+  for (const auto& row : privacy_records(ledger, "11") /* erasure */)
     if (auto h = row.extra.is_object() ? hash_from_hex(row.extra.value("subject", "")) : std::nullopt)
       out[*h].push_back(row.index);
   return out;

@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "encoding.hpp"
@@ -150,12 +151,14 @@ Lineage lineage(Ledger& ledger, std::uint64_t root, const LineageOptions& option
 
 std::uint64_t timeline(Ledger& ledger, const TimelineQuery& q, const std::function<void(const TimelineEntry&)>& emit) {
   auto& db = ledger.db();
-  std::string type_filter = q.type ? " AND type = ?" : "";
+  std::string type_filter = q.type ? std::string(" AND type_ref = ") + kLabelRefOfParam : "";
   std::string exists_sql, select;
   switch (q.by) {
     case TimelineQuery::By::device:
-      exists_sql = "SELECT 1 FROM leaves WHERE device = ? AND kind = 'reading' LIMIT 1";
-      select = "WHERE device = ? AND kind = 'reading' AND time_ms BETWEEN ? AND ?";
+      exists_sql = std::string("SELECT 1 FROM leaves WHERE device_ref = ") + kLabelRefOfParam + " AND " + kIsReading +
+                   " LIMIT 1";
+      select =
+          std::string("WHERE device_ref = ") + kLabelRefOfParam + " AND " + kIsReading + " AND time_ms BETWEEN ? AND ?";
       break;
     case TimelineQuery::By::subject:
       exists_sql = std::string("SELECT 1 FROM leaves WHERE subject_ref = ") + kSubjectRefOfParam + " LIMIT 1";
@@ -231,10 +234,11 @@ class ContactFinder {
       : ledger_(ledger),
         options_(options),
         // Index-only (leaves_subject_time covers these columns): one pass over the subject.
-        subject_rows_(
-            ledger.db().prepare((std::string("SELECT idx, time_ms, type, device FROM leaves WHERE subject_ref = ") +
-                                 kSubjectRefOfParam + " AND time_ms BETWEEN ? AND ? ORDER BY time_ms, idx")
-                                    .c_str())),
+        subject_rows_(ledger.db().prepare(
+            (std::string("SELECT idx, time_ms, type_ref, device_ref FROM leaves WHERE subject_ref = ") +
+             kSubjectRefOfParam + " AND time_ms BETWEEN ? AND ? ORDER BY time_ms, idx")
+                .c_str())),
+        label_of_(ledger.db().prepare("SELECT text FROM labels WHERE ref = ?")),
         position_of_(ledger.db().prepare("SELECT lat, lon FROM positions WHERE idx = ?")),
         payload_of_(ledger.db().prepare(kReadingAtIndex)),
         // One grid cell (minute, latitude band) and a longitude range: a range read of the
@@ -244,19 +248,20 @@ class ContactFinder {
         leaf_(ledger.db().prepare(
             (std::string("SELECT time_ms, ") + kSubjectOfLeaf + " FROM leaves WHERE idx = ?").c_str())),
         reports_naming_(ledger.db().prepare((std::string("SELECT x.idx, x.time_ms, x.distance_m, ") + kSubjectOfLeaf +
-                                             ", l.device FROM proximity x CROSS JOIN leaves l ON l.idx = x.idx "
+                                             ", (SELECT text FROM labels WHERE ref = l.device_ref) FROM proximity x "
+                                             "CROSS JOIN leaves l ON l.idx = x.idx "
                                              "WHERE x.peer = ? AND x.time_ms BETWEEN ? AND ?")
                                                 .c_str())),
-        wearer_before_(
-            ledger.db().prepare((std::string("SELECT ") + kSubjectOfLeaf +
-                                 ", idx FROM leaves WHERE device = ? AND time_ms <= ? AND subject_ref IS NOT NULL "
-                                 "ORDER BY time_ms DESC LIMIT 1")
-                                    .c_str())),
-        wearer_after_(
-            ledger.db().prepare((std::string("SELECT ") + kSubjectOfLeaf +
-                                 ", idx FROM leaves WHERE device = ? AND time_ms > ? AND subject_ref IS NOT NULL "
-                                 "ORDER BY time_ms LIMIT 1")
-                                    .c_str())) {}
+        wearer_before_(ledger.db().prepare((std::string("SELECT ") + kSubjectOfLeaf +
+                                            ", idx FROM leaves WHERE device_ref = " + kLabelRefOfParam +
+                                            " AND time_ms <= ? AND subject_ref IS NOT NULL "
+                                            "ORDER BY time_ms DESC LIMIT 1")
+                                               .c_str())),
+        wearer_after_(ledger.db().prepare((std::string("SELECT ") + kSubjectOfLeaf +
+                                           ", idx FROM leaves WHERE device_ref = " + kLabelRefOfParam +
+                                           " AND time_ms > ? AND subject_ref IS NOT NULL "
+                                           "ORDER BY time_ms LIMIT 1")
+                                              .c_str())) {}
 
   // Contacts of `subject` within the window, before the minimum-duration filter is applied.
   std::map<Hash, Contact> contacts_of(const Hash& subject, const TimeWindow& window) {
@@ -276,14 +281,29 @@ class ContactFinder {
     std::set<std::string> devices;
   };
 
+  // The text of the labels ref in `column` of `row` ("" for NULL or a ref that names no label);
+  // a subject's readings name few devices and types, each looked up once.
+  const std::string& label(sql::Statement& row, int column) {
+    static const std::string none;
+    if (!row.is_integer(column)) return none;
+    auto ref = row.integer(column);
+    auto it = labels_.find(ref);
+    if (it == labels_.end()) {
+      label_of_.bind(1, ref);
+      it = labels_.emplace(ref, label_of_.step() ? label_of_.text(0) : std::string()).first;
+      label_of_.reset();
+    }
+    return it->second;
+  }
+
   SubjectRecords subject_records(const Hash& subject, const TimeWindow& window) {
     SubjectRecords out;
     subject_rows_.bind_blob(1, subject).bind(2, window.since_ms).bind(3, window.until_ms);
     while (subject_rows_.step()) {
       auto index = static_cast<std::uint64_t>(subject_rows_.integer(0));
       auto time_ms = subject_rows_.integer(1);
-      auto type = subject_rows_.text(2);
-      out.devices.insert(subject_rows_.text(3));
+      const std::string& type = label(subject_rows_, 2);
+      out.devices.insert(label(subject_rows_, 3));
       if (type == "proximity") out.proximity_reports.emplace_back(index, time_ms);
       if (type != "location" || options_.scan) continue;
       position_of_.bind(1, index);
@@ -356,11 +376,12 @@ class ContactFinder {
   void scan_positions(const Hash& subject, const TimeWindow& window, std::vector<Sample>& out) {
     if (!all_points_) {
       all_points_.emplace();
-      auto stmt =
-          ledger_.db().prepare((std::string("SELECT l.idx, l.time_ms, ") + kSubjectOfLeaf + ", " + kReadingOfPayload +
-                                " FROM leaves l JOIN payloads p ON p.idx = l.idx "
-                                "WHERE l.type = 'location' AND l.subject_ref IS NOT NULL AND l.time_ms BETWEEN ? AND ?")
-                                   .c_str());
+      auto stmt = ledger_.db().prepare(
+          (std::string("SELECT l.idx, l.time_ms, ") + kSubjectOfLeaf + ", " + kReadingOfPayload +
+           " FROM leaves l JOIN payloads p ON p.idx = l.idx "
+           "WHERE l.type_ref = (SELECT ref FROM labels WHERE text = 'location') AND l.subject_ref IS NOT NULL "
+           "AND l.time_ms BETWEEN ? AND ?")
+              .c_str());
       stmt.bind(1, options_.window.since_ms).bind(2, options_.window.until_ms);
       while (stmt.step()) {
         auto who = hash_of_blob(stmt.blob(2));
@@ -463,7 +484,9 @@ class ContactFinder {
 
   Ledger& ledger_;
   const ContactOptions& options_;
-  sql::Statement subject_rows_, position_of_, payload_of_, near_, leaf_, reports_naming_, wearer_before_, wearer_after_;
+  sql::Statement subject_rows_, label_of_, position_of_, payload_of_, near_, leaf_, reports_naming_, wearer_before_,
+      wearer_after_;
+  std::unordered_map<std::int64_t, std::string> labels_;
   std::optional<std::vector<Point>> all_points_;
 };
 
@@ -487,7 +510,8 @@ std::vector<std::pair<std::uint64_t, std::int64_t>> positive_tests(Ledger& ledge
   auto stmt = ledger.db().prepare(
       (std::string("SELECT l.idx, l.time_ms, ") + kReadingOfPayload +
        " FROM leaves l JOIN payloads p ON p.idx = l.idx WHERE l.subject_ref = " + kSubjectRefOfParam +
-       " AND l.time_ms BETWEEN ? AND ? AND l.type = 'pcr_test' ORDER BY l.time_ms, l.idx")
+       " AND l.time_ms BETWEEN ? AND ? AND l.type_ref = (SELECT ref FROM labels WHERE text = 'pcr_test') "
+       "ORDER BY l.time_ms, l.idx")
           .c_str());
   stmt.bind_blob(1, subject).bind(2, window.since_ms).bind(3, window.until_ms);
   std::vector<std::pair<std::uint64_t, std::int64_t>> out;

@@ -94,10 +94,10 @@ template <typename Visit>
 void for_each_reading_facts(Ledger& ledger, Visit&& visit) {
   auto& db = ledger.db();
   auto id_lookup = db.prepare(kRecordIdLookup);
-  auto rows = db.prepare(
-      (std::string("SELECT ") + kLeafColumns +
-       ", p.reading, p.elided FROM leaves LEFT JOIN payloads p USING (idx) WHERE kind = 'reading' ORDER BY idx")
-          .c_str());
+  auto rows = db.prepare((std::string("SELECT ") + kLeafColumns +
+                          ", p.reading, p.elided FROM leaves LEFT JOIN payloads p USING (idx) WHERE " + kIsReading +
+                          " ORDER BY idx")
+                             .c_str());
   while (rows.step()) {
     LeafRow row = read_leaf_row(rows, 0);
     std::optional<std::string> text;

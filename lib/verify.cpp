@@ -794,10 +794,12 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
                                      " hashes; the log needs exactly " + std::to_string(expected_nodes)));
 
   for (const auto& problem : trace_index.finish()) report(finding("trace_index", problem));
-  // Subjects and signer key ids are found by value (trace --contacts names a pseudonym): one
-  // stored twice, under two refs, would hide the records filed under the other. Their values
-  // are in the envelopes, so an edited value already fails the leaf hashes.
-  for (auto [table, column] : {std::pair{"subjects", "pseudonym"}, std::pair{"signer_keys", "key_id"}}) {
+  // Subjects, signer key ids and labels are found by value (trace --contacts names a
+  // pseudonym, trace --device a label): one stored twice, under two refs, would hide the
+  // records filed under the other. Their values are in the envelopes, so an edited value
+  // already fails the leaf hashes.
+  for (auto [table, column] :
+       {std::pair{"subjects", "pseudonym"}, std::pair{"signer_keys", "key_id"}, std::pair{"labels", "text"}}) {
     auto twice =
         ledger.db().prepare((std::string("SELECT count(*) - count(DISTINCT ") + column + ") FROM " + table).c_str());
     twice.step();

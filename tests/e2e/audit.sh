@@ -123,11 +123,11 @@ cp ward.db crash.db
 expect_exit 2 mt audit --db ward.db --record-findings --key keys/gw-1.key
 expect_exit 1 mt audit --db ward.db --record-findings --key keys/aud-1.key
 check "summary counts recorded alerts" test "$(tail -1 out.txt | jq .recorded)" = 9
-check "9 alert records on the ledger" test "$(sqlite3 ward.db "SELECT count(*) FROM leaves WHERE kind = 'alert'")" = 9
+check "9 alert records on the ledger" test "$(sqlite3 ward.db "SELECT count(*) FROM leaves WHERE kind_code = 7")" = 9
 expect_exit 1 mt audit --db ward.db --record-findings --key keys/aud-1.key
 check "a rerun prints the findings but records none twice" \
   test "$(tail -1 out.txt | jq -c '[.findings, .recorded, .already_recorded]')" = "[9,0,9]"
-check "still 9 alert records" test "$(sqlite3 ward.db "SELECT count(*) FROM leaves WHERE kind = 'alert'")" = 9
+check "still 9 alert records" test "$(sqlite3 ward.db "SELECT count(*) FROM leaves WHERE kind_code = 7")" = 9
 # A cron audit that died after appending its alerts and before saving --state (simulated by
 # removing the state it saved) records nothing twice when it runs again.
 expect_exit 1 mt audit --db crash.db --state crash.state --record-findings --key keys/aud-1.key
@@ -135,13 +135,13 @@ check "cron run records 9 alerts" test "$(tail -1 out.txt | jq .recorded)" = 9
 rm crash.state
 expect_exit 1 mt audit --db crash.db --state crash.state --record-findings --key keys/aud-1.key
 check "the run after the crash records none twice" test "$(tail -1 out.txt | jq -c '[.recorded, .already_recorded]')" = "[0,9]"
-check "9 alert records after the crash" test "$(sqlite3 crash.db "SELECT count(*) FROM leaves WHERE kind = 'alert'")" = 9
+check "9 alert records after the crash" test "$(sqlite3 crash.db "SELECT count(*) FROM leaves WHERE kind_code = 7")" = 9
 expect_exit 0 mt audit --db crash.db --state crash.state --record-findings --key keys/aud-1.key
 check "then nothing new" test "$(tail -1 out.txt | jq -c '[.findings, .recorded]')" = "[0,0]"
 mt anchor --db ward.db --key keys/hospital.key > /dev/null
 expect_exit 0 mt verify --db ward.db --trust keys/hospital.pub
 cp ward.db forged-alert.db
-sqlite3 forged-alert.db "UPDATE leaves SET extra = json_set(extra, '\$.finding.severity', 'info') WHERE kind = 'alert'; DELETE FROM nodes"
+sqlite3 forged-alert.db "UPDATE leaves SET extra = json_set(extra, '\$.finding.severity', 'info') WHERE kind_code = 7; DELETE FROM nodes"
 expect_exit 1 mt verify --db forged-alert.db --trust keys/hospital.pub
 
 # Integrity: a changed reading is a critical finding of the integrity rule.

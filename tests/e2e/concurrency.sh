@@ -23,7 +23,7 @@ wait $p1; check "ingest a exits 0" test $? -eq 0
 wait $p2; check "ingest b exits 0" test $? -eq 0
 wait $p3; check "ingest a again exits 0" test $? -eq 0
 expect_exit 0 mt anchor --db ward.db --key keys/hospital.key --busy-timeout 60000
-readings=$(sqlite3 ward.db "SELECT count(*) FROM leaves WHERE kind = 'reading'")
+readings=$(sqlite3 ward.db "SELECT count(*) FROM leaves WHERE kind_code = 1")
 check "every reading exactly once ($readings of $total)" test "$readings" -eq "$total"
 distinct=$(sqlite3 ward.db "SELECT count(DISTINCT replay_tag) FROM payloads")
 check "no reading twice" test "$distinct" -eq "$total"

@@ -34,7 +34,7 @@ done
 
 # Finish the file: every reading lands exactly once however many times it was replayed.
 expect_exit 0 mt ingest --db ward.db --key keys/gw-1.key readings.ndjson
-readings=$(sqlite3 ward.db "SELECT count(*) FROM leaves WHERE kind = 'reading'")
+readings=$(sqlite3 ward.db "SELECT count(*) FROM leaves WHERE kind_code = 1")
 check "each reading exactly once after $ROUNDS crashed replays ($readings)" test "$readings" -eq 100000
 # Those replays were found through the replay-tag runs' filters (lib/hash_runs.hpp): 100,000
 # tags fill three runs, whose filters must hold every tag. One cleared filter segment is found

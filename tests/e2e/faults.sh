@@ -175,7 +175,7 @@ check "no receipt for an uncommitted chunk" test ! -s out.txt
 unchanged "file-size limit mid-ingest"
 
 # ... and after some chunks committed: exactly the records with receipts were added.
-readings() { sqlite3 $db "SELECT count(*) FROM leaves WHERE kind = 'reading'"; }
+readings() { sqlite3 $db "SELECT count(*) FROM leaves WHERE kind_code = 1"; }
 n0=$(readings)
 fault 5 "file-size limit after commits" "file-size limit" limited 2048 "$MEDTRAIL" ingest --db $db --key keys/gw-1.key --chunk 50 more2.ndjson
 check "some chunks were committed first" test -s out.txt

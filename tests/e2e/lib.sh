@@ -60,12 +60,26 @@ corrupt_hash() {
   jq -c "$1 |= ((if startswith(\"00\") then \"ff\" else \"00\" end) + .[2:])" "$2" > "$3"
 }
 
+# SQL that takes a current ledger back to schema 14 (before migration 15: device names, types
+# and kinds stored as text in every leaf).
+UNDO_SCHEMA_15="DROP INDEX leaves_device_time; DROP INDEX leaves_subject_time; DROP INDEX leaves_policy; DROP INDEX leaves_privacy;
+  ALTER TABLE leaves ADD COLUMN kind TEXT NOT NULL DEFAULT ''; ALTER TABLE leaves ADD COLUMN device TEXT; ALTER TABLE leaves ADD COLUMN type TEXT;
+  UPDATE leaves SET kind = CASE kind_code WHEN 1 THEN 'reading' WHEN 2 THEN 'identity' WHEN 3 THEN 'retirement' WHEN 4 THEN 'seal'
+      WHEN 5 THEN 'policy' WHEN 6 THEN 'policy_retirement' WHEN 7 THEN 'alert' WHEN 8 THEN 'grant' WHEN 9 THEN 'revocation'
+      WHEN 10 THEN 'access' WHEN 11 THEN 'erasure' END,
+    device = (SELECT text FROM labels WHERE ref = device_ref), type = (SELECT text FROM labels WHERE ref = type_ref);
+  ALTER TABLE leaves DROP COLUMN kind_code; ALTER TABLE leaves DROP COLUMN device_ref; ALTER TABLE leaves DROP COLUMN type_ref; DROP TABLE labels;
+  CREATE INDEX leaves_device_time ON leaves(device, time_ms);
+  CREATE INDEX leaves_subject_time ON leaves(subject_ref, time_ms, type, device) WHERE subject_ref IS NOT NULL;
+  CREATE INDEX leaves_policy ON leaves(idx) WHERE kind IN ('policy', 'policy_retirement');
+  CREATE INDEX leaves_privacy ON leaves(idx) WHERE (kind = 'grant' OR kind = 'revocation' OR kind = 'access' OR kind = 'erasure');"
+
 # SQL that takes a current ledger back to schema 13 (before migration 14: readings stored
 # without their envelope's device, type and time). SQLite's JSON functions put the members back
 # and rewrite each object with its keys in order (json() keeps nested values and booleans JSON:
 # subtypes do not survive a subquery), which is the canonical text for the values the tests
 # ingest (short numbers, ASCII names); verify afterwards says if it was not.
-UNDO_SCHEMA_14="UPDATE payloads SET reading = json_set(reading, '\$.device', (SELECT device FROM leaves l WHERE l.idx = payloads.idx)) WHERE elided & 1;
+UNDO_SCHEMA_14="$UNDO_SCHEMA_15 UPDATE payloads SET reading = json_set(reading, '\$.device', (SELECT device FROM leaves l WHERE l.idx = payloads.idx)) WHERE elided & 1;
   UPDATE payloads SET reading = json_set(reading, '\$.type', (SELECT type FROM leaves l WHERE l.idx = payloads.idx)) WHERE elided & 2;
   UPDATE payloads SET reading = json_set(reading, '\$.time', (SELECT strftime('%Y-%m-%dT%H:%M:%fZ', time_ms / 1000.0, 'unixepoch') FROM leaves l WHERE l.idx = payloads.idx)) WHERE elided & 4;
   UPDATE payloads SET reading = json_set(reading, '\$.time', (SELECT strftime('%Y-%m-%dT%H:%M:%SZ', time_ms / 1000, 'unixepoch') FROM leaves l WHERE l.idx = payloads.idx)) WHERE elided & 8;

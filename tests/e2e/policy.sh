@@ -46,7 +46,7 @@ check "show has the canonical policy" test "$(jq -r '.policy.rules[1].for' out.t
 expect_exit 0 mt policy show --db ward.db "${id:0:8}" --format text
 check "text show lists the rules" grep -q 'left-quarantine  geofence  critical' out.txt
 expect_exit 4 mt policy show --db ward.db ffffffffffff
-identity=$(sqlite3 ward.db "SELECT hex(id) FROM leaves WHERE kind = 'identity' LIMIT 1")
+identity=$(sqlite3 ward.db "SELECT hex(id) FROM leaves WHERE kind_code = 2 LIMIT 1")
 expect_exit 4 mt policy show --db ward.db "${identity:0:12}"
 check "a record that is not a policy is named" grep -q 'not a policy record' err.txt
 mt show --db ward.db "${id:0:8}" > record.json
@@ -84,15 +84,15 @@ expect_exit 0 mt verify --db ward.db --trust keys/hospital.pub
 
 # Tampering: a policy record's rules, a block's policy root, a retirement's target.
 tamper policy-value leaf_hash_mismatch \
-  "UPDATE leaves SET extra = json_set(extra, '\$.policy.rules[0].value', 39) WHERE kind = 'policy'"
+  "UPDATE leaves SET extra = json_set(extra, '\$.policy.rules[0].value', 39) WHERE kind_code = 5"
 tamper policy-value policy_root_mismatch \
-  "UPDATE leaves SET extra = json_set(extra, '\$.policy.rules[0].value', 39) WHERE kind = 'policy'"
+  "UPDATE leaves SET extra = json_set(extra, '\$.policy.rules[0].value', 39) WHERE kind_code = 5"
 tamper block-policy-root block_hash_mismatch \
   "UPDATE blocks SET header = json_set(header, '\$.policy_root', '$empty_root') WHERE height = 2"
 tamper block-policy-root policy_root_mismatch \
   "UPDATE blocks SET header = json_set(header, '\$.policy_root', '$empty_root') WHERE height = 2"
-tamper drop-retirement policy_root_mismatch "UPDATE leaves SET kind = 'retirement' WHERE kind = 'policy_retirement'"
+tamper drop-retirement policy_root_mismatch "UPDATE leaves SET kind_code = 3 WHERE kind_code = 6"
 tamper policy-signature policy_signature \
-  "UPDATE leaves SET extra = json_set(extra, '\$.sig', (SELECT json_extract(extra, '\$.sig') FROM leaves WHERE idx = 1)) WHERE kind = 'policy'"
+  "UPDATE leaves SET extra = json_set(extra, '\$.sig', (SELECT json_extract(extra, '\$.sig') FROM leaves WHERE idx = 1)) WHERE kind_code = 5"
 
 finish

@@ -74,7 +74,7 @@ check "but not the salted commitment" jq -e '.real_found == []' search.json
 # ---- Reads: without a key, by the owner, by a clinician without and with a grant.
 expect_exit 0 mt show --db ward.db "$alpha1" --format json
 check "without a key the reading is encrypted" jq -e '.payload == "encrypted" and (has("reading") | not)' out.txt
-accesses() { sqlite3 ward.db "SELECT count(*) FROM leaves WHERE kind = 'access'"; }
+accesses() { sqlite3 ward.db "SELECT count(*) FROM leaves WHERE kind_code = 10"; }
 check "reading nothing records nothing" test "$(accesses)" = 0
 expect_exit 0 mt show --db ward.db "$alpha1" --key keys/hospital.key --purpose "quality check" --format json
 check "the owner reads the value" jq -e '.payload == "decrypted" and .reading.value == 38.47' out.txt
@@ -84,7 +84,7 @@ check "a clinician without a grant is refused" jq -e '.payload == "refused" and 
 check "refusal says why" grep -q 'no grant to dr-lee covers this record' err.txt
 check "the refusal is recorded too" test "$(accesses)" = 2
 check "the access record is signed by the reader" test \
-  "$(sqlite3 ward.db "SELECT device || ' ' || key_id || ' ' || json_extract(extra, '$.outcome') FROM leaves JOIN signer_keys ON ref = signer_ref WHERE kind = 'access' ORDER BY idx DESC LIMIT 1")" \
+  "$(sqlite3 ward.db "SELECT (SELECT text FROM labels WHERE labels.ref = device_ref) || ' ' || key_id || ' ' || json_extract(extra, '$.outcome') FROM leaves JOIN signer_keys ON ref = signer_ref WHERE kind_code = 10 ORDER BY idx DESC LIMIT 1")" \
   = "dr-lee $(grep -o '^# key_id: .*' keys/dr-lee.pub | cut -d' ' -f3) refused"
 
 expect_exit 0 mt grant --db ward.db --key keys/hospital.key --to dr-lee --subject patient-alpha-7731 --purpose treatment
@@ -182,7 +182,7 @@ check "a read after revocation is its own finding" jq -e -s 'any(.[]; .check == 
 check "expiry counts as revocation" jq -e -s 'any(.[]; .check == "read_after_revocation" and .device == "dr-pass")' out.txt
 check "dr-kim read more than 1 record within the hour" jq -e -s 'any(.[]; .check == "read_volume" and .device == "dr-kim")' out.txt
 check "every finding's evidence is an access record" bash -c "jq -r 'select(.kind == \"finding\") | .evidence[]' out.txt | while read -r id; do
-  [ \"\$(sqlite3 ward.db \"SELECT kind FROM leaves WHERE lower(hex(id)) = '\$id'\")\" = access ] || exit 1; done"
+  [ \"\$(sqlite3 ward.db \"SELECT kind_code FROM leaves WHERE lower(hex(id)) = '\$id'\")\" = 10 ] || exit 1; done"
 printf 'name: x\nrules:\n  - {name: a, kind: access, within: 1h}\n' > bad-access.yaml
 expect_exit 3 mt audit --db ward.db --policy bad-access.yaml
 printf 'name: x\nrules:\n  - {name: a, kind: access, max_reads: 0}\n' > bad-access.yaml
@@ -195,7 +195,7 @@ expect_exit 0 mt grant --db ward.db --key keys/hospital.key --to aud-1 --all --p
 check "--all wraps every reading" jq -e '.wrapped == 5' out.txt
 expect_exit 1 mt audit --db ward.db --policy fever.yaml --key keys/aud-1.key
 check "the auditor finds the fevers" test "$(jq -s '[.[] | select(.kind == "finding")] | length' out.txt)" = 1
-check "its read is an access record" test "$(sqlite3 ward.db "SELECT json_extract(extra, '$.read.count') || json_extract(extra, '$.command') FROM leaves WHERE kind = 'access' ORDER BY idx DESC LIMIT 1")" = 5audit
+check "its read is an access record" test "$(sqlite3 ward.db "SELECT json_extract(extra, '$.read.count') || json_extract(extra, '$.command') FROM leaves WHERE kind_code = 10 ORDER BY idx DESC LIMIT 1")" = 5audit
 expect_exit 0 mt trace --db ward.db --subject patient-alpha-7731 --key keys/aud-1.key --data-key keys/hospital.datakey
 check "trace with a key shows values" grep -q '38.47' out.txt
 

@@ -13,7 +13,7 @@ expect_exit 0 mt verify --db ward.db --trust keys/hospital.pub
 
 mid=$(sqlite3 ward.db "SELECT idx FROM payloads ORDER BY idx LIMIT 1 OFFSET 20")
 tamper value payload_mismatch \
-  "UPDATE payloads SET reading = json_set(reading, '\$.value', json_extract(reading, '\$.value') + 0.1) WHERE idx = (SELECT min(idx) FROM leaves WHERE type = 'body_temperature')"
+  "UPDATE payloads SET reading = json_set(reading, '\$.value', json_extract(reading, '\$.value') + 0.1) WHERE idx = (SELECT min(idx) FROM leaves WHERE type_ref = (SELECT ref FROM labels WHERE text = 'body_temperature'))"
 tamper salt payload_mismatch "UPDATE payloads SET salt = zeroblob(32) WHERE idx = $mid"
 tamper delete-record leaf_gap "DELETE FROM payloads WHERE idx = $mid; DELETE FROM leaves WHERE idx = $mid"
 tamper delete-payload payload_missing "DELETE FROM payloads WHERE idx = $mid"
@@ -22,7 +22,7 @@ tamper swap node_mismatch "
   UPDATE leaves SET idx = $mid + 1 WHERE idx = -1;
   UPDATE payloads SET idx = -1 WHERE idx = $mid; UPDATE payloads SET idx = $mid WHERE idx = $mid + 1;
   UPDATE payloads SET idx = $mid + 1 WHERE idx = -1;"
-tamper envelope leaf_hash_mismatch "UPDATE leaves SET device = 'wb-0002' WHERE idx = $mid"
+tamper envelope leaf_hash_mismatch "UPDATE leaves SET device_ref = (SELECT ref FROM labels WHERE text = 'wb-0002') WHERE idx = $mid"
 tamper reading-time leaf_hash_mismatch "UPDATE leaves SET time_ms = time_ms + 1000 WHERE idx = $mid"
 # Readings are stored without the device, type and time their leaf holds (payloads.elided says
 # which); verify puts them back before hashing, so a wrong flag or a member both cut and
@@ -37,7 +37,7 @@ mid_id=$(sqlite3 ward.db "SELECT lower(hex(id)) FROM leaves WHERE idx = $mid")
 expect_exit 1 mt show --db elided-stored-too.db "$mid_id"
 check "show names a reading that cannot be put back together" grep -q 'cannot be put together with its envelope' err.txt
 # A query that reaches it stops (5: the file is corrupt for a reader) and points at verify.
-expect_exit 5 mt trace --db elided-stored-too.db --device "$(sqlite3 ward.db "SELECT device FROM leaves WHERE idx = $mid")"
+expect_exit 5 mt trace --db elided-stored-too.db --device "$(sqlite3 ward.db "SELECT text FROM labels WHERE ref = (SELECT device_ref FROM leaves WHERE idx = $mid)")"
 check "trace names the reading and points at verify" grep -q "record $mid cannot be put together with its envelope (medtrail verify)" err.txt
 # Subjects and signer key ids are stored once and referred to by number; the envelope holds
 # their values, so an edit of either table or of a reference changes leaf hashes.
@@ -53,6 +53,17 @@ tamper subject-twice trace_index "
   INSERT INTO subjects(pseudonym) SELECT pseudonym FROM subjects WHERE ref = (SELECT subject_ref FROM leaves WHERE idx = $mid);
   UPDATE leaves SET subject_ref = (SELECT max(ref) FROM subjects) WHERE idx = $mid"
 check "a pseudonym stored twice is the only finding" test "$(grep -c '"finding"' out.txt)" = 1
+# Device names and types are labels (schema 15), kept once and referred to by number; the kind
+# is a number. An edited label, or a kind code no release writes, changes the envelope.
+tamper label-value leaf_hash_mismatch "UPDATE labels SET text = 'wb-9999' WHERE ref = (SELECT device_ref FROM leaves WHERE idx = $mid)"
+tamper kind-code leaf_hash_mismatch "UPDATE leaves SET kind_code = 12 WHERE idx = $mid"
+check "an unknown kind code is named as such" grep -q "unknown-12" out.txt
+tamper label-twice trace_index "
+  CREATE TABLE loose(ref INTEGER PRIMARY KEY, text TEXT NOT NULL); INSERT INTO loose SELECT * FROM labels;
+  DROP TABLE labels; ALTER TABLE loose RENAME TO labels;
+  INSERT INTO labels(text) SELECT text FROM labels WHERE ref = (SELECT device_ref FROM leaves WHERE idx = $mid);
+  UPDATE leaves SET device_ref = (SELECT max(ref) FROM labels) WHERE idx = $mid"
+check "a label stored twice is the only finding" test "$(grep -c '"finding"' out.txt)" = 1
 tamper node node_mismatch "UPDATE nodes SET hash = zeroblob(32) WHERE key = (SELECT max(key) FROM nodes)"
 # verify reads the stored tree hashes level by level in one forward scan each: a hole or an
 # extra hash must be named once, and the hashes after it still be found and checked.
@@ -88,7 +99,7 @@ expect_exit 0 mt prove --db ward.db "${mid_id:0:8}"
 tamper replay-index replay_index "DELETE FROM replay_tags WHERE idx = $mid"
 tamper identity identity_index "INSERT INTO identities(name, role, kind, enrolled_idx) VALUES ('ghost', 'device', '', 3)"
 tamper seal seal_signature \
-  "UPDATE leaves SET extra = json_set(extra, '\$.sig', (SELECT json_extract(extra, '\$.sig') FROM leaves WHERE kind = 'seal' ORDER BY idx DESC LIMIT 1)) WHERE idx = (SELECT min(idx) FROM leaves WHERE kind = 'seal')"
+  "UPDATE leaves SET extra = json_set(extra, '\$.sig', (SELECT json_extract(extra, '\$.sig') FROM leaves WHERE kind_code = 4 ORDER BY idx DESC LIMIT 1)) WHERE idx = (SELECT min(idx) FROM leaves WHERE kind_code = 4)"
 
 # Deleting the newest block (and so un-sealing its records) leaves a self-consistent file;
 # what catches it is a checkpoint kept elsewhere.

@@ -167,8 +167,25 @@ check "one signer_keys row per key id" test "$(sqlite3 v10.db 'SELECT count(*) F
 expect_exit 0 mt verify --db v10.db --trust keys/hospital.pub
 expect_exit 0 mt trace --db v10.db --contacts patient-0001 "${window[@]}" --hops 2 --reveal
 check "contacts are the same after the migration" cmp -s out.txt contacts.ndjson
-check "a subject's records are read from leaves_subject_time" bash -c "sqlite3 v10.db \"EXPLAIN QUERY PLAN SELECT idx, time_ms, type, device FROM leaves
+check "a subject's records are read from leaves_subject_time" bash -c "sqlite3 v10.db \"EXPLAIN QUERY PLAN SELECT idx, time_ms, type_ref, device_ref FROM leaves
   WHERE subject_ref = (SELECT ref FROM subjects WHERE pseudonym = zeroblob(32)) AND time_ms BETWEEN 1 AND 2\" | grep -q 'COVERING INDEX leaves_subject_time'"
+
+# A schema-14 ledger kept each leaf's kind, device name and type as text; the next writer keeps
+# device names and types once each in labels and the kind as a number (migration 15).
+cp ward.db v14.db
+sqlite3 v14.db "$UNDO_SCHEMA_15 PRAGMA user_version = 14;"
+check "the schema-14 file holds device names in its leaves" test "$(sqlite3 v14.db "SELECT count(*) FROM leaves WHERE device LIKE 'wb-%' AND kind = 'reading'")" -ge 100
+expect_exit 0 mt anchor --db v14.db --key keys/hospital.key
+check "migrated from schema 14" test "$(sqlite3 v14.db 'PRAGMA user_version')" = "$(sqlite3 ward.db 'PRAGMA user_version')"
+check "one labels row per device name and type" test "$(sqlite3 v14.db 'SELECT count(*) FROM labels')" = "$(sqlite3 ward.db 'SELECT count(*) FROM labels')"
+check "every kind has its code" test "$(sqlite3 v14.db 'SELECT count(*) FROM leaves WHERE kind_code BETWEEN 1 AND 11')" = "$(sqlite3 v14.db 'SELECT count(*) FROM leaves')"
+expect_exit 0 mt verify --db v14.db --trust keys/hospital.pub
+expect_exit 0 mt trace --db v14.db --contacts patient-0001 "${window[@]}" --hops 2 --reveal
+check "contacts are the same after migration 15" cmp -s out.txt contacts.ndjson
+check "a device's timeline is the same after migration 15" bash -c "diff <('$MEDTRAIL' trace --db v14.db --device wb-0002 --type location | jq -S 'del(.block)') \
+  <('$MEDTRAIL' trace --db ward.db --device wb-0002 --type location | jq -S 'del(.block)')"
+check "a device's records are read from leaves_device_time" bash -c "sqlite3 v14.db \"EXPLAIN QUERY PLAN SELECT idx FROM leaves
+  WHERE device_ref = (SELECT ref FROM labels WHERE text = 'wb-0002') AND time_ms BETWEEN 1 AND 2\" | grep -q 'INDEX leaves_device_time'"
 
 # A schema-3 ledger kept positions in an R*Tree; the next writer moves them to the grid.
 cp ward.db v3.db

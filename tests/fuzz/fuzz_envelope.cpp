@@ -62,7 +62,9 @@ class ColumnReader {
 medtrail::sql::Database& scratch_db() {
   static medtrail::sql::Database db(":memory:", medtrail::sql::Database::Mode::create, 0);
   static const bool created = [] {
-    db.exec("CREATE TABLE leaves(idx, id, kind, device, gateway, time_ms, received_ms, type, commitment, subject, extra)");
+    db.exec(
+        "CREATE TABLE leaves(idx, id, kind_code, device, gateway, time_ms, received_ms, type, commitment, subject, "
+        "extra)");
     return true;
   }();
   (void)created;
@@ -78,7 +80,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ColumnReader columns(data, size);
   for (int i = 1; i <= kLeafColumnCount; ++i) columns.bind_next(insert, i);
   insert.run();
-  auto select = db.prepare("SELECT idx, id, kind, device, gateway, time_ms, received_ms, type, commitment, subject, extra FROM leaves");
+  auto select = db.prepare(
+      "SELECT idx, id, kind_code, device, gateway, time_ms, received_ms, type, commitment, subject, extra FROM leaves");
   if (!select.step()) return 0;
   try {
     medtrail::LeafRow row = medtrail::read_leaf_row(select, 0);

@@ -23,6 +23,26 @@ std::uint64_t count_in(Ledger& ledger, const char* sql) {
 
 // Takes the payloads back to schema 13: every reading stored whole, no elided column. Clear
 // payloads only: an encrypted one would have to be sealed again.
+// Takes a current ledger back to schema 14: kind, device and type as text in every leaf.
+void undo_schema_15(Ledger& ledger) {
+  ledger.db().exec(R"sql(
+DROP INDEX leaves_device_time; DROP INDEX leaves_subject_time; DROP INDEX leaves_policy; DROP INDEX leaves_privacy;
+ALTER TABLE leaves ADD COLUMN kind TEXT NOT NULL DEFAULT ''; ALTER TABLE leaves ADD COLUMN device TEXT;
+ALTER TABLE leaves ADD COLUMN type TEXT;
+UPDATE leaves SET kind = CASE kind_code WHEN 1 THEN 'reading' WHEN 2 THEN 'identity' WHEN 3 THEN 'retirement'
+    WHEN 4 THEN 'seal' WHEN 5 THEN 'policy' WHEN 6 THEN 'policy_retirement' WHEN 7 THEN 'alert' WHEN 8 THEN 'grant'
+    WHEN 9 THEN 'revocation' WHEN 10 THEN 'access' WHEN 11 THEN 'erasure' END,
+  device = (SELECT text FROM labels WHERE ref = device_ref), type = (SELECT text FROM labels WHERE ref = type_ref);
+ALTER TABLE leaves DROP COLUMN kind_code; ALTER TABLE leaves DROP COLUMN device_ref; ALTER TABLE leaves DROP COLUMN type_ref;
+DROP TABLE labels;
+CREATE INDEX leaves_device_time ON leaves(device, time_ms);
+CREATE INDEX leaves_subject_time ON leaves(subject_ref, time_ms, type, device) WHERE subject_ref IS NOT NULL;
+CREATE INDEX leaves_policy ON leaves(idx) WHERE kind IN ('policy', 'policy_retirement');
+CREATE INDEX leaves_privacy ON leaves(idx) WHERE (kind = 'grant' OR kind = 'revocation' OR kind = 'access' OR kind = 'erasure');
+)sql");
+}
+
+// Takes a current ledger back to schema 13: readings stored whole (and, first, schema 14).
 void undo_schema_14(Ledger& ledger) {
   REQUIRE(count_in(ledger, "SELECT count(*) FROM payloads WHERE elided IS NOT NULL AND reading IS NULL") == 0);
   std::vector<std::pair<std::uint64_t, std::string>> whole;
@@ -33,6 +53,7 @@ void undo_schema_14(Ledger& ledger) {
       whole.emplace_back(index, clear_reading_of(ledger.leaf(index), rows.text(1), rows.integer(2)));
     }
   }
+  undo_schema_15(ledger);
   auto update = ledger.db().prepare("UPDATE payloads SET reading = ? WHERE idx = ?");
   for (const auto& [index, text] : whole) update.bind(1, text).bind(2, index).run();
   ledger.db().exec("ALTER TABLE payloads DROP COLUMN elided");
@@ -268,11 +289,10 @@ TEST_CASE("privacy records are found through their partial index, which costs a 
   REQUIRE(index_sql.step());
   CHECK_THAT(index_sql.text(0), Catch::EndsWith(std::string("WHERE ") + kPrivacyKindsCondition));
   // An IN list of more than two values would open a temporary table on every insert.
-  auto insert_plan = db.prepare(
-      "EXPLAIN INSERT INTO leaves(idx, id, kind, received_ms) VALUES (?, ?, ?, ?)");
+  auto insert_plan = db.prepare("EXPLAIN INSERT INTO leaves(idx, id, kind_code, received_ms) VALUES (?, ?, ?, ?)");
   while (insert_plan.step()) CHECK(insert_plan.text(1) != "OpenEphemeral");
   auto query_plan = db.prepare((std::string("EXPLAIN QUERY PLAN SELECT idx FROM leaves WHERE ") +
-                                kPrivacyKindsCondition + " AND kind = 'access' AND idx >= ? ORDER BY idx")
+                                kPrivacyKindsCondition + " AND " + kIsAccess + " AND idx >= ? ORDER BY idx")
                                    .c_str());
   std::string plan;
   while (query_plan.step()) plan += query_plan.text(3) + "\n";
@@ -305,29 +325,35 @@ TEST_CASE("subjects and signer key ids are stored once each and read back into e
     return stmt.integer(0);
   };
   CHECK(count("SELECT count(*) FROM subjects") == 3);
-  CHECK(count("SELECT count(*) FROM leaves WHERE kind = 'reading' AND subject_ref IS NOT NULL") == 60);
+  CHECK(count("SELECT count(*) FROM leaves WHERE kind_code = 1 AND subject_ref IS NOT NULL") == 60);
   // The authority signs identities and blocks, the gateway its readings and seals.
   CHECK(count("SELECT count(*) FROM signer_keys") == 2);
+  // Device and identity names and types and roles, once each (schema 15).
+  CHECK(count("SELECT count(*) FROM labels") == count("SELECT count(DISTINCT text) FROM labels"));
+  CHECK(count("SELECT count(*) FROM labels WHERE text IN ('wb-1', 'heart_rate')") == 2);
 
   std::set<Hash> expected;
   for (int k = 0; k < 3; ++k) expected.insert(f.data_key.pseudonym("p-" + std::to_string(k)));
-  auto rows = db.prepare((std::string("SELECT ") + kLeafColumns + " FROM leaves WHERE kind = 'reading'").c_str());
+  auto rows = db.prepare((std::string("SELECT ") + kLeafColumns + " FROM leaves WHERE " + kIsReading).c_str());
   int readings = 0;
   while (rows.step()) {
     auto row = read_leaf_row(rows, 0);
     REQUIRE(row.subject);
     CHECK(expected.count(*row.subject) == 1);
     CHECK(row.gateway == f.gateway.identity().key_id());
+    CHECK(row.kind == "reading");
+    CHECK(row.device == "wb-1");
+    CHECK(row.type == "heart_rate");
     ++readings;
   }
   CHECK(readings == 60);
   CHECK(f.verify().empty());
 
   // A search by subject reads the covering index, through the pseudonym's ref.
-  auto plan =
-      db.prepare((std::string("EXPLAIN QUERY PLAN SELECT idx, time_ms, type, device FROM leaves WHERE subject_ref = ") +
-                  kSubjectRefOfParam + " AND time_ms BETWEEN ? AND ?")
-                     .c_str());
+  auto plan = db.prepare(
+      (std::string("EXPLAIN QUERY PLAN SELECT idx, time_ms, type_ref, device_ref FROM leaves WHERE subject_ref = ") +
+       kSubjectRefOfParam + " AND time_ms BETWEEN ? AND ?")
+          .c_str());
   std::string text;
   while (plan.step()) text += plan.text(3) + "\n";
   CHECK_THAT(text, Catch::Contains("COVERING INDEX leaves_subject_time"));
@@ -489,7 +515,7 @@ TEST_CASE("verify checks every batch of its two-stage scan and places findings e
   CHECK(f.verify().empty());
 
   auto reading_after = [&](int index) {
-    auto q = f.ledger->db().prepare("SELECT min(idx) FROM leaves WHERE kind = 'reading' AND idx > ?");
+    auto q = f.ledger->db().prepare("SELECT min(idx) FROM leaves WHERE kind_code = 1 AND idx > ?");
     q.bind(1, static_cast<std::int64_t>(index));
     REQUIRE(q.step());
     return static_cast<std::uint64_t>(q.integer(0));
@@ -563,6 +589,13 @@ TEST_CASE("LeafRefs reads leaves with refs exactly as kLeafColumns reads them", 
   db.exec("UPDATE leaves SET subject_ref = 4466 WHERE idx = 11");
   db.exec("UPDATE leaves SET subject_ref = 70002 WHERE idx = 12");
   db.exec("UPDATE leaves SET subject_ref = 4466 WHERE idx = 13");
+  // Labels (device and type): 20000 and 3616 share a cache slot (20000 = 3616 + 16384).
+  db.exec("INSERT INTO labels(ref, text) VALUES (20000, 'wb-x'), (3616, 'wb-y')");
+  db.exec("UPDATE leaves SET device_ref = 20000 WHERE idx = 14");
+  db.exec("UPDATE leaves SET device_ref = 3616, type_ref = 20000 WHERE idx = 15");
+  db.exec("UPDATE leaves SET device_ref = 20000, type_ref = 'heart_rate' WHERE idx = 16");
+  db.exec("UPDATE leaves SET device_ref = NULL, type_ref = 99999 WHERE idx = 17");
+  db.exec("UPDATE leaves SET kind_code = 99 WHERE idx = 18");
 
   auto by_value = db.prepare((std::string("SELECT ") + kLeafColumns + " FROM leaves ORDER BY idx").c_str());
   auto by_ref = db.prepare((std::string("SELECT ") + kLeafColumnsWithRefs + " FROM leaves ORDER BY idx").c_str());
@@ -590,6 +623,9 @@ TEST_CASE("LeafRefs reads leaves with refs exactly as kLeafColumns reads them", 
     } else {
       CHECK(ref_row.gateway == value_row.gateway);
       CHECK(ref_row.subject == value_row.subject);
+      CHECK(ref_row.kind == value_row.kind);
+      CHECK(ref_row.device == value_row.device);
+      CHECK(ref_row.type == value_row.type);
       CHECK(canonical_envelope(ref_row) == canonical_envelope(value_row));
     }
     ++rows;
@@ -607,11 +643,11 @@ TEST_CASE("LeafRefs reads leaves with refs exactly as kLeafColumns reads them", 
     if (x.check == "leaf_gap") gap.insert(x.index.value_or(0));
   }
   std::set<std::uint64_t> expected_changed;
-  auto kind = db.prepare("SELECT kind FROM leaves WHERE idx = ?");
+  auto kind = db.prepare("SELECT kind_code FROM leaves WHERE idx = ?");
   for (std::uint64_t index = 5; index <= 10; ++index) {
     kind.bind(1, index);
     REQUIRE(kind.step());
-    bool reading = kind.text(0) == "reading";
+    bool reading = kind.integer(0) == static_cast<int>(RecordKind::reading);
     kind.reset();
     if (reading || index >= 8) expected_changed.insert(index);
   }
