@@ -57,19 +57,32 @@ class CuttableMembers {
       }
     }
     if (envelope.type && (wanted & kElidedType)) set(members_[3], *envelope.type);
+    if (envelope.type && (wanted & kElidedUnit))
+      if (auto unit = usual_unit_of(*envelope.type)) set(members_[4], *unit);
   }
   CuttableMembers(const CuttableMembers&) = delete;
   CuttableMembers& operator=(const CuttableMembers&) = delete;
-  const std::array<Cuttable, 4>& all() const { return members_; }
+  const std::array<Cuttable, 5>& all() const { return members_; }
 
  private:
   std::array<char, kRfc3339MsBufferSize> time_, seconds_;  // written before read
-  std::array<Cuttable, 4> members_{
+  std::array<Cuttable, 5> members_{
       Cuttable{"device", kElidedDevice, std::nullopt}, Cuttable{"time", kElidedTime, std::nullopt},
-      Cuttable{"time", kElidedTimeToTheSecond, std::nullopt}, Cuttable{"type", kElidedType, std::nullopt}};
+      Cuttable{"time", kElidedTimeToTheSecond, std::nullopt}, Cuttable{"type", kElidedType, std::nullopt},
+      Cuttable{"unit", kElidedUnit, std::nullopt}};
 };
 
 }  // namespace
+
+std::optional<std::string_view> usual_unit_of(std::string_view type) {
+  static constexpr std::pair<std::string_view, std::string_view> kUsualUnits[] = {
+      {"blood_pressure", "mm[Hg]"}, {"body_temperature", "Cel"},  {"glucose", "mg/dL"},
+      {"heart_rate", "/min"},       {"respiratory_rate", "/min"}, {"spo2", "%"},
+  };
+  for (const auto& [name, unit] : kUsualUnits)
+    if (name == type) return unit;
+  return std::nullopt;
+}
 
 StoredReading elide_envelope_members(std::string_view canonical, const EnvelopeMembers& envelope) {
   CuttableMembers members(envelope, kElidedAll);
@@ -146,7 +159,7 @@ bool restore_envelope_members_into(std::string& out, std::string_view stored, st
     }
   };
   bool parsed = for_each_member(stored, [&](const Member& m) {
-    if (!m.key.empty() && (m.key[0] == 'd' || m.key[0] == 't'))  // the cuttable names' initials
+    if (!m.key.empty() && (m.key[0] == 'd' || m.key[0] == 't' || m.key[0] == 'u'))  // the cuttable names' initials
       for (const auto& c : cuttable)
         if ((elided & c.bit) && m.key == c.key) return false;  // cut, yet stored too
     put_back_before(m.key);

@@ -1,4 +1,5 @@
-// How a reading is stored (schema 14): without the members its envelope already holds.
+// How a reading is stored (schema 14): without the members its envelope already holds, and
+// (schema 15) without its unit when that is its type's usual one.
 //
 // A reading's canonical text repeats its device, type and time, which the leaf keeps in clear
 // for tracing; at 10^6 readings those three members are about 70 of the 140 bytes. Ingest
@@ -20,9 +21,21 @@
 namespace medtrail {
 
 // Bits of payloads.elided. The time is cut when written as the envelope writes it (to the
-// millisecond) or, for a whole second, to the second; one bit says which to put back.
-enum ElidedMember : int { kElidedDevice = 1, kElidedType = 2, kElidedTime = 4, kElidedTimeToTheSecond = 8 };
-inline constexpr int kElidedAll = kElidedDevice | kElidedType | kElidedTime | kElidedTimeToTheSecond;
+// millisecond) or, for a whole second, to the second; one bit says which to put back. The unit
+// is cut when it is the usual unit of the envelope's type (usual_unit_of).
+enum ElidedMember : int {
+  kElidedDevice = 1,
+  kElidedType = 2,
+  kElidedTime = 4,
+  kElidedTimeToTheSecond = 8,
+  kElidedUnit = 16,
+};
+inline constexpr int kElidedAll = kElidedDevice | kElidedType | kElidedTime | kElidedTimeToTheSecond | kElidedUnit;
+
+// The unit that kElidedUnit puts back for a reading of `type` (a table of the file format, in
+// docs/FORMATS.md: never changed, or stored readings would be put back wrong); nothing for a
+// type without one.
+std::optional<std::string_view> usual_unit_of(std::string_view type);
 
 // What the leaf holds of the members that may be cut.
 struct EnvelopeMembers {

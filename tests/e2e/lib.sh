@@ -83,6 +83,9 @@ UNDO_SCHEMA_14="$UNDO_SCHEMA_15 UPDATE payloads SET reading = json_set(reading, 
   UPDATE payloads SET reading = json_set(reading, '\$.type', (SELECT type FROM leaves l WHERE l.idx = payloads.idx)) WHERE elided & 2;
   UPDATE payloads SET reading = json_set(reading, '\$.time', (SELECT strftime('%Y-%m-%dT%H:%M:%fZ', time_ms / 1000.0, 'unixepoch') FROM leaves l WHERE l.idx = payloads.idx)) WHERE elided & 4;
   UPDATE payloads SET reading = json_set(reading, '\$.time', (SELECT strftime('%Y-%m-%dT%H:%M:%SZ', time_ms / 1000, 'unixepoch') FROM leaves l WHERE l.idx = payloads.idx)) WHERE elided & 8;
+  UPDATE payloads SET reading = json_set(reading, '\$.unit', (SELECT CASE type WHEN 'blood_pressure' THEN 'mm[Hg]'
+      WHEN 'body_temperature' THEN 'Cel' WHEN 'glucose' THEN 'mg/dL' WHEN 'heart_rate' THEN '/min' WHEN 'respiratory_rate' THEN '/min'
+      WHEN 'spo2' THEN '%' END FROM leaves l WHERE l.idx = payloads.idx)) WHERE elided & 16;
   UPDATE payloads SET reading = (SELECT json_group_object(key, CASE type WHEN 'true' THEN json('true') WHEN 'false' THEN json('false')
       WHEN 'object' THEN json(value) WHEN 'array' THEN json(value) ELSE value END)
     FROM (SELECT key, value, type FROM json_each(payloads.reading) ORDER BY key)) WHERE elided IS NOT NULL;

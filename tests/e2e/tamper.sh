@@ -28,10 +28,16 @@ tamper reading-time leaf_hash_mismatch "UPDATE leaves SET time_ms = time_ms + 10
 # which); verify puts them back before hashing, so a wrong flag or a member both cut and
 # stored is a reading that no longer matches its commitment.
 check "every clear reading is stored without its envelope's device, type and time" test \
-  "$(sqlite3 ward.db "SELECT count(*) FROM payloads WHERE elided = 7 AND json_type(reading, '\$.device') IS NULL AND json_type(reading, '\$.time') IS NULL")" \
+  "$(sqlite3 ward.db "SELECT count(*) FROM payloads WHERE elided & 7 = 7 AND json_type(reading, '\$.device') IS NULL AND json_type(reading, '\$.time') IS NULL")" \
   = "$(sqlite3 ward.db "SELECT count(*) FROM payloads")"
+# ... and without its unit when that is its type's usual one (schema 15): every vital sign here.
+check "a usual unit is cut" test \
+  "$(sqlite3 ward.db "SELECT count(*) FROM payloads WHERE elided & 16 AND json_type(reading, '\$.unit') IS NULL AND json_type(reading, '\$.value') IS NOT NULL")" \
+  = "$(sqlite3 ward.db "SELECT count(*) FROM payloads WHERE json_type(reading, '\$.value') IS NOT NULL")"
+unit_mid=$(sqlite3 ward.db "SELECT min(idx) FROM payloads WHERE elided & 16 AND idx > $mid")
+tamper unit-stored-too payload_mismatch "UPDATE payloads SET reading = json_set(reading, '\$.unit', 'Cel') WHERE idx = $unit_mid"
 tamper elided-flag payload_mismatch "UPDATE payloads SET elided = NULL WHERE idx = $mid"
-tamper elided-bits payload_mismatch "UPDATE payloads SET elided = 16 WHERE idx = $mid"
+tamper elided-bits payload_mismatch "UPDATE payloads SET elided = 32 WHERE idx = $mid"
 tamper elided-stored-too payload_mismatch "UPDATE payloads SET reading = json_set(reading, '\$.device', 'wb-0002') WHERE idx = $mid"
 mid_id=$(sqlite3 ward.db "SELECT lower(hex(id)) FROM leaves WHERE idx = $mid")
 expect_exit 1 mt show --db elided-stored-too.db "$mid_id"

@@ -2,7 +2,7 @@
 // elided flags come from the ledger file, which a hostile writer may have chosen: putting a
 // reading back must answer or refuse, never crash. And for any canonical object, cutting the
 // members its envelope holds must give the canonical text of the object without them, and
-// putting them back the very same text.
+// putting them back the very same text (the unit only when it is the type's usual one).
 //
 // Input: [elided flags byte][text]. The envelope is the text's own device, type and time
 // when it is a canonical object holding them as strings, else a fixed one.
@@ -59,6 +59,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (stored.elided & medtrail::kElidedDevice) without.erase("device");
   if (stored.elided & medtrail::kElidedType) without.erase("type");
   if (stored.elided & (medtrail::kElidedTime | medtrail::kElidedTimeToTheSecond)) without.erase("time");
+  if (stored.elided & medtrail::kElidedUnit) {
+    // Only the type's usual unit is ever cut.
+    if (string_member(parsed, "unit") != medtrail::usual_unit_of(type)) __builtin_trap();
+    without.erase("unit");
+  }
   if (medtrail::jcs::canonicalize(without) != stored.text) __builtin_trap();
   return 0;
 }

@@ -23,8 +23,8 @@ TEST_CASE("a reading is stored without its envelope's device, type and time and 
           "[stored_reading]") {
   check_round_trip(
       R"({"device":"wb-0134","seq":2,"subject":"patient-0134","time":"2026-03-01T08:00:00.001Z","type":"heart_rate","unit":"/min","value":91})",
-      kEnvelope, kElidedDevice | kElidedTime | kElidedType,
-      R"({"seq":2,"subject":"patient-0134","unit":"/min","value":91})");
+      kEnvelope, kElidedDevice | kElidedTime | kElidedType | kElidedUnit,
+      R"({"seq":2,"subject":"patient-0134","value":91})");
   // Put back between members that sort just before and after each of them.
   check_round_trip(
       R"({"a":1,"device":"wb-0134","devices":[1,{"x":"}"}],"ti":"\"","time":"2026-03-01T08:00:00.001Z","tx":null,"type":"heart_rate","u":{"device":"wb-0134"}})",
@@ -42,6 +42,26 @@ TEST_CASE("a reading is stored without its envelope's device, type and time and 
   // Names beyond ASCII sort after every ASCII name.
   check_round_trip(R"({"device":"wb-0134","type":"heart_rate","é":1})", kEnvelope, kElidedDevice | kElidedType,
                    R"({"é":1})");
+}
+
+TEST_CASE("a unit is cut when it is its type's usual one, and put back in its place", "[stored_reading]") {
+  const EnvelopeMembers temperature{"wb-1", "body_temperature", 1772352000000};
+  check_round_trip(R"({"unit":"Cel","value":36.6})", temperature, kElidedUnit, R"({"value":36.6})");
+  // Another unit the type accepts is kept.
+  check_round_trip(R"({"unit":"[degF]","value":97.9})", temperature, 0, R"({"unit":"[degF]","value":97.9})");
+  // Between names sharing its first letter, and after the type.
+  check_round_trip(R"({"type":"body_temperature","u":1,"unit":"Cel","unita":2,"v":3})", temperature,
+                   kElidedType | kElidedUnit, R"({"u":1,"unita":2,"v":3})");
+  // A type with no usual unit, and an envelope with no type: nothing to put back.
+  check_round_trip(R"({"unit":"Cel"})", {"wb-1", "location", std::nullopt}, 0, R"({"unit":"Cel"})");
+  check_round_trip(R"({"unit":"Cel"})", {"wb-1", std::nullopt, std::nullopt}, 0, R"({"unit":"Cel"})");
+  CHECK(restore_envelope_members(R"({"value":1})", kElidedUnit, {"wb-1", "location", std::nullopt}) == std::nullopt);
+  // Cut, yet stored too.
+  CHECK(restore_envelope_members(R"({"unit":"Cel"})", kElidedUnit, temperature) == std::nullopt);
+  for (const char* type : {"blood_pressure", "body_temperature", "glucose", "heart_rate", "respiratory_rate", "spo2"})
+    CHECK(usual_unit_of(type));
+  CHECK(usual_unit_of("heart_rate") == std::string_view("/min"));
+  CHECK_FALSE(usual_unit_of("heart_rat"));
 }
 
 TEST_CASE("a time written to the second is cut and put back to the second", "[stored_reading]") {
