@@ -156,7 +156,9 @@ std::uint64_t build(medtrail::Ledger& ledger, const medtrail::DataKey& data_key,
     auto device = r["device"].get<std::string>(), type = r["type"].get<std::string>();
     auto stored = medtrail::elide_envelope_members(r.dump(), {device, type, time});
     insert_payload.bind(1, index).bind_blob(2, std::span<const std::uint8_t>(id.data(), 16)).bind(3, stored.text);
-    insert_payload.bind_blob(4, std::span<const std::uint8_t>(id.data() + 16, 16)).bind(5, stored.elided).run();
+    insert_payload.bind_blob(4, std::span<const std::uint8_t>(id.data() + 16, medtrail::kReplayTagBytes))
+        .bind(5, stored.elided)
+        .run();
     ++index;
     if (++count % 500000 == 0) {
       db.exec("COMMIT");

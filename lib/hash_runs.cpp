@@ -16,9 +16,9 @@ std::string with_names(std::string sql, const std::string& table, const std::str
   return sql;
 }
 
-// A key's first 16 bytes, zero-padded: 4 choose the segment, the next 12 give the probes.
-std::array<std::uint8_t, 16> padded(std::span<const std::uint8_t> key) {
-  std::array<std::uint8_t, 16> out{};
+// A key's first 12 bytes, zero-padded: 4 choose the segment, the next 8 give the probes.
+std::array<std::uint8_t, 12> padded(std::span<const std::uint8_t> key) {
+  std::array<std::uint8_t, 12> out{};
   std::memcpy(out.data(), key.data(), std::min(key.size(), out.size()));
   return out;
 }
@@ -29,14 +29,15 @@ std::uint64_t big_endian(const std::uint8_t* p, int bytes) {
   return v;
 }
 
-// Six bit positions in a 32,768-bit segment, 15 bits each, from key bytes 4..15.
+// Six bit positions in a 32,768-bit segment by double hashing (Kirsch and Mitzenmacher) from
+// key bytes 4..11, as 12-byte replay tags have no more (schema 16): a + i * b, b odd so that
+// the six differ.
 std::array<std::uint32_t, 6> probes_of(std::span<const std::uint8_t> key) {
   auto k = padded(key);
-  std::uint64_t a = big_endian(k.data() + 4, 8);
-  std::uint64_t b = big_endian(k.data() + 12, 4);
+  const auto a = static_cast<std::uint32_t>(big_endian(k.data() + 4, 4));
+  const auto b = static_cast<std::uint32_t>(big_endian(k.data() + 8, 4)) | 1u;
   std::array<std::uint32_t, 6> out{};
-  for (int i = 0; i < 4; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::uint32_t>(a >> (15 * i)) & 0x7fff;
-  for (int i = 0; i < 2; ++i) out[static_cast<std::size_t>(4 + i)] = static_cast<std::uint32_t>(b >> (15 * i)) & 0x7fff;
+  for (std::uint32_t i = 0; i < out.size(); ++i) out[i] = (a + i * b) & 0x7fff;
   return out;
 }
 
@@ -430,6 +431,25 @@ void HashRuns::write_filter_of(std::int64_t gen, std::int64_t rows) {
   while (keys.step()) filter.add(keys.blob(0));
   filter.flush();
   mark_filter_complete(gen);
+}
+
+void HashRuns::rewrite_filters() {
+  if (!keeps_filters(table_)) return;
+  db_.prepare(named("DELETE FROM hash_run_filters WHERE tbl = 'TABLE'").c_str()).run();
+  std::vector<std::pair<std::int64_t, std::int64_t>> complete;  // gen, rows
+  {
+    auto list = db_.prepare(named("SELECT gen, rows FROM hash_runs WHERE tbl = 'TABLE' AND filtered = 1").c_str());
+    while (list.step()) complete.emplace_back(list.integer(0), list.integer(1));
+  }
+  for (auto [gen, rows] : complete) write_filter_of(gen, rows);
+  // A merge target's filter is written as keys arrive, sized for all it will hold.
+  if (auto merge = merge_in_progress()) {
+    FilterWriter filter(db_, table_, merge->target, merge->rows);
+    auto keys = db_.prepare(named("SELECT KEY FROM TABLE WHERE gen = ? ORDER BY KEY").c_str());
+    keys.bind(1, merge->target);
+    while (keys.step()) filter.add(keys.blob(0));
+    filter.flush();
+  }
 }
 
 void HashRuns::mark_filter_complete(std::int64_t gen) {

@@ -29,7 +29,7 @@
 // replay_tags gets a Bloom filter, written when the run is sealed or as its merge appends keys,
 // in hash_run_filters(tbl, gen, segment, bits): 10 bits per key in 4 KiB segments, the segment
 // chosen by the key's leading 32 bits (so keys written in key order fill segments in order),
-// six probes from the next 90 bits. hash_runs.filtered = 1 once a run's filter holds all of
+// six probes by double hashing from the next 64 bits. hash_runs.filtered = 1 once a run's filter holds all of
 // its keys; the open run and runs older than schema 10 have none and are always sought.
 // The target of a merge under way has none yet either, but it only holds keys taken from its
 // sources, whose filters stay until the merge ends (the open run a sliced merge takes is
@@ -52,7 +52,7 @@
 
 namespace medtrail {
 
-// The Bloom filter of one run (see above); keys shorter than 16 bytes are padded with zeros.
+// The Bloom filter of one run (see above); keys shorter than 12 bytes are padded with zeros.
 class RunFilter {
  public:
   static constexpr std::size_t kSegmentBytes = 4096;
@@ -161,6 +161,10 @@ class HashRuns {
   // logarithmic rule. insert() calls it every open_run_rows / 8 of its own inserts;
   // Ledger::Appender calls it when it starts. Inside a write transaction.
   void maintain();
+  // Writes every filter again from the keys its run holds: each complete filter, and the
+  // partial one of a merge under way (migration 16 cut the keys and changed the probes).
+  // Inside a write transaction, before any RunFilterCache has loaded this table's filters.
+  void rewrite_filters();
 
  private:
   void maintain_runs();

@@ -40,7 +40,7 @@ struct Prepared {
   std::string signed_part;  // JCS of the reading without "sig"
   Bytes salt;
   Hash commitment{};
-  std::array<std::uint8_t, 16> replay_tag{};
+  std::array<std::uint8_t, kReplayTagBytes> replay_tag{};
   std::optional<Hash> subject;
   std::optional<std::string> file_sha256;
   // Sealed ahead when the ledger encrypted payloads as the batch was prepared; the commit

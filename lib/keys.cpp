@@ -401,12 +401,12 @@ Hash DataKey::pseudonym(std::string_view subject) const {
   return crypto::hmac_sha256(secret, as_bytes(message));
 }
 
-std::array<std::uint8_t, 16> DataKey::replay_tag(std::string_view canonical_reading) const {
+std::array<std::uint8_t, kReplayTagBytes> DataKey::replay_tag(std::string_view canonical_reading) const {
   std::string message = "replay";
   message.push_back('\0');
   message.append(canonical_reading);
   Hash h = crypto::hmac_sha256(secret, as_bytes(message));
-  std::array<std::uint8_t, 16> tag;
+  std::array<std::uint8_t, kReplayTagBytes> tag;
   std::copy_n(h.begin(), tag.size(), tag.begin());
   return tag;
 }

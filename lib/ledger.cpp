@@ -243,6 +243,16 @@ CREATE INDEX leaves_subject_time ON leaves(subject_ref, time_ms, type_ref, devic
 CREATE INDEX leaves_policy ON leaves(idx) WHERE kind_code IN (5, 6);
 CREATE INDEX leaves_privacy ON leaves(idx) WHERE (kind_code = 8 OR kind_code = 9 OR kind_code = 10 OR kind_code = 11);
 )sql",
+    // 16: replay tags are cut to their first 12 bytes (kReplayTagBytes, lib/keys.hpp), in
+    // payloads and in their runs; a prefix keeps the runs' key order. The filters' probes come
+    // from those 12 bytes now: Ledger::migrate writes every filter again after this.
+    R"sql(
+UPDATE payloads SET replay_tag = substr(replay_tag, 1, 12) WHERE length(replay_tag) > 12;
+CREATE TABLE replay_tags_v16(gen INTEGER NOT NULL, tag BLOB NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY(gen, tag)) WITHOUT ROWID;
+INSERT INTO replay_tags_v16(gen, tag, idx) SELECT gen, substr(tag, 1, 12), idx FROM replay_tags ORDER BY gen, tag;
+DROP TABLE replay_tags;
+ALTER TABLE replay_tags_v16 RENAME TO replay_tags;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 static_assert(kMigrationCount == kSchemaVersion);
@@ -578,6 +588,7 @@ void Ledger::migrate() {
   }
   // A ledger written before the trace indexes existed: fill them once they have their final shape.
   if (version < 2) trace::rebuild_index(*this);
+  if (version < 16) HashRuns(*db_, "replay_tags", "tag").rewrite_filters();
 }
 
 void Ledger::load_meta() {

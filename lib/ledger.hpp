@@ -2,7 +2,7 @@
 // stored interior hashes of its RFC 9162 tree, the payloads the leaves commit to, and the
 // authority-signed blocks that seal the log.
 //
-// On-disk layout (schema version 15; docs/FORMATS.md is the contract for outside verifiers):
+// On-disk layout (schema version 16; docs/FORMATS.md is the contract for outside verifiers):
 //   leaves     one row per record. The envelope is not stored as text: it is rebuilt from
 //              these columns (plus the JCS object in `extra`) and hashed, so any edit of a
 //              column changes the leaf hash that verify recomputes. The kind is a number
@@ -43,7 +43,7 @@
 
 namespace medtrail {
 
-inline constexpr int kSchemaVersion = 15;
+inline constexpr int kSchemaVersion = 16;
 // Tree hashes are stored for every 4th level only (schema 12); see Ledger::hash_getter.
 inline constexpr int kStoredNodeLevelStep = 4;
 constexpr bool is_stored_node_level(int level) { return level > 0 && level % kStoredNodeLevelStep == 0; }

@@ -60,9 +60,16 @@ corrupt_hash() {
   jq -c "$1 |= ((if startswith(\"00\") then \"ff\" else \"00\" end) + .[2:])" "$2" > "$3"
 }
 
+# SQL that takes a current ledger back to schema 15 (before migration 16: 16-byte replay tags).
+# The 4 bytes migration 16 cut are gone; any 4 do, as it cuts them again. The filters stay: the
+# migration writes them all again.
+# (|| makes text of blobs, which length() and substr() would cut at a zero byte: cast back.)
+UNDO_SCHEMA_16="UPDATE payloads SET replay_tag = CAST(replay_tag || x'5a5a5a5a' AS BLOB) WHERE replay_tag IS NOT NULL;
+  UPDATE replay_tags SET tag = CAST(tag || x'5a5a5a5a' AS BLOB);"
+
 # SQL that takes a current ledger back to schema 14 (before migration 15: device names, types
 # and kinds stored as text in every leaf).
-UNDO_SCHEMA_15="DROP INDEX leaves_device_time; DROP INDEX leaves_subject_time; DROP INDEX leaves_policy; DROP INDEX leaves_privacy;
+UNDO_SCHEMA_15="$UNDO_SCHEMA_16 DROP INDEX leaves_device_time; DROP INDEX leaves_subject_time; DROP INDEX leaves_policy; DROP INDEX leaves_privacy;
   ALTER TABLE leaves ADD COLUMN kind TEXT NOT NULL DEFAULT ''; ALTER TABLE leaves ADD COLUMN device TEXT; ALTER TABLE leaves ADD COLUMN type TEXT;
   UPDATE leaves SET kind = CASE kind_code WHEN 1 THEN 'reading' WHEN 2 THEN 'identity' WHEN 3 THEN 'retirement' WHEN 4 THEN 'seal'
       WHEN 5 THEN 'policy' WHEN 6 THEN 'policy_retirement' WHEN 7 THEN 'alert' WHEN 8 THEN 'grant' WHEN 9 THEN 'revocation'

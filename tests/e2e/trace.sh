@@ -187,6 +187,22 @@ check "a device's timeline is the same after migration 15" bash -c "diff <('$MED
 check "a device's records are read from leaves_device_time" bash -c "sqlite3 v14.db \"EXPLAIN QUERY PLAN SELECT idx FROM leaves
   WHERE device_ref = (SELECT ref FROM labels WHERE text = 'wb-0002') AND time_ms BETWEEN 1 AND 2\" | grep -q 'INDEX leaves_device_time'"
 
+# A schema-15 ledger kept 16-byte replay tags; the next writer cuts them to 12 (migration 16),
+# and a replay of the same input is still recognised, reading by reading.
+cp ward.db v15.db
+sqlite3 v15.db "$UNDO_SCHEMA_16 PRAGMA user_version = 15;"
+check "the schema-15 file holds 16-byte tags" test "$(sqlite3 v15.db 'SELECT count(*) FROM replay_tags WHERE length(tag) = 16')" -ge 100
+expect_exit 0 mt anchor --db v15.db --key keys/hospital.key
+check "migrated from schema 15" test "$(sqlite3 v15.db 'PRAGMA user_version')" = "$(sqlite3 ward.db 'PRAGMA user_version')"
+check "tags cut to 12 bytes in payloads and runs" test \
+  "$(sqlite3 v15.db 'SELECT count(*) FROM payloads WHERE length(replay_tag) = 12') $(sqlite3 v15.db 'SELECT count(*) FROM replay_tags WHERE length(tag) = 12')" \
+  = "$(sqlite3 ward.db 'SELECT count(*) FROM payloads WHERE replay_tag IS NOT NULL') $(sqlite3 ward.db 'SELECT count(*) FROM replay_tags')"
+expect_exit 0 mt verify --db v15.db --trust keys/hospital.pub
+leaves_before=$(sqlite3 v15.db 'SELECT count(*) FROM leaves')
+expect_exit 0 mt ingest --db v15.db --key keys/gw-1.key scenario.ndjson
+check "every reading of a replay is a duplicate after migration 16" test "$(jq -r .status out.txt | sort -u)" = duplicate
+check "and nothing was added" test "$(sqlite3 v15.db 'SELECT count(*) FROM leaves')" = "$leaves_before"
+
 # A schema-3 ledger kept positions in an R*Tree; the next writer moves them to the grid.
 cp ward.db v3.db
 sqlite3 v3.db "$UNDO_SCHEMA_8 CREATE VIRTUAL TABLE old_positions USING rtree_i32(idx, t_min, t_max, lat_min, lat_max, lon_min, lon_max);

@@ -321,3 +321,46 @@ TEST_CASE("a damaged filter is found by scan, and is what would let a replay thr
   CHECK(HashRuns(t.db(), "replay_tags", "tag").find(key_of(missed.front())) ==
         std::optional<std::uint64_t>(missed.front()));
 }
+
+TEST_CASE("filters written again hold every key, a merge under way's too, and stay exact as it goes on",
+          "[hash_runs]") {
+  // What migration 16 does after cutting the tags: every filter is written anew from its keys.
+  RunsDb t;
+  const HashRuns::Tuning tuning{.open_run_rows = 64, .sliced_merge_rows = 512, .merge_slices = 8};
+  std::uint64_t inserted = 0;
+  auto insert_until = [&](std::uint64_t end) {
+    sql::WriteTransaction tx(t.db());
+    HashRuns runs(t.db(), "replay_tags", "tag", tuning);
+    runs.maintain();
+    for (; inserted < end; ++inserted) runs.insert(key_of(inserted), inserted);
+    tx.commit();
+  };
+  auto merge_under_way = [&] {
+    auto merges = t.db().prepare("SELECT count(*) FROM hash_run_merges WHERE tbl = 'replay_tags'");
+    merges.step();
+    return merges.integer(0) > 0;
+  };
+  // Stop while a sliced merge is under way.
+  while (inserted < 20000 && !(inserted > 2000 && merge_under_way())) insert_until(inserted + 100);
+  REQUIRE(merge_under_way());
+  const auto complete = filtered_runs(t);
+  REQUIRE(complete >= 2);
+  // Filters from another probe scheme (or none at all) in place of the real ones.
+  t.db().exec("UPDATE hash_run_filters SET bits = zeroblob(4096)");
+  REQUIRE(filter_misses(t) > 0);
+  {
+    sql::WriteTransaction tx(t.db());
+    HashRuns(t.db(), "replay_tags", "tag", tuning).rewrite_filters();
+    tx.commit();
+  }
+  CHECK(filtered_runs(t) == complete);
+  CHECK(filter_misses(t) == 0);
+  // The merge goes on from the rewritten partial filter and ends with a complete one.
+  while (merge_under_way()) insert_until(inserted + 100);
+  CHECK(filter_misses(t) == 0);
+  RunFilterCache cache;
+  sql::WriteTransaction tx(t.db());
+  HashRuns filtered(t.db(), "replay_tags", "tag", tuning, &cache);
+  filtered.maintain();
+  for (std::uint64_t i = 0; i < inserted; i += 7) REQUIRE(filtered.find(key_of(i)) == std::optional<std::uint64_t>(i));
+}
