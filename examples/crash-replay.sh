@@ -16,6 +16,7 @@ trap '[ -n "$pid" ] && kill -9 "$pid" 2> /dev/null; rm -rf "$work"' EXIT
 cd "$work"
 step() { printf '\n== %s\n' "$*"; }
 die() { echo "crash-replay: $*" >&2; exit 1; }
+# kind_code 1 is a reading (the codes are in docs/FORMATS.md, "The SQLite file").
 count_readings() { sqlite3 ward.db "SELECT count(*) FROM leaves WHERE kind_code = 1"; }
 
 step "a ledger with a gateway and 20 devices; 30 minutes of their readings in readings.ndjson"

@@ -56,6 +56,7 @@ total=$(jq -s '[.[] | select(.kind == "finding")] | length' findings.ndjson)
 dups=$(jq -r 'select(.kind == "finding") | "\(.rule) \(.device) \(.asset) \(.peer) \(.start)"' findings.ndjson | sort | uniq -d | wc -l)
 [ "$dups" -eq 0 ] || die "a finding was reported twice"
 # All alerts recorded as signed records, and the whole ledger (alerts included) verifies.
+# kind_code 7 is an alert record (the codes are in docs/FORMATS.md, "The SQLite file").
 alerts=$(sqlite3 ward.db "SELECT count(*) FROM leaves WHERE kind_code = 7")
 [ "$alerts" -eq "$total" ] || die "$total findings but $alerts alert records"
 "$mt" anchor --db ward.db --key keys/hospital.key > /dev/null
