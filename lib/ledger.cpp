@@ -445,7 +445,12 @@ void read_leaf_columns(sql::Statement& s, int c, LeafRow& row, std::optional<std
                        Interned&& interned) {
   row.index = static_cast<std::uint64_t>(s.integer(c));
   row.id = to_hash(s.blob(c + 1), "record id");
-  assign_kind(row.kind, s.integer(c + 2));
+  // Strictly an integer: a code stored as 1.5 would read as 1 and pass the leaf hash, while
+  // every `kind_code = 1` query missed the record.
+  if (s.is_integer(c + 2))
+    assign_kind(row.kind, s.integer(c + 2));
+  else
+    row.kind = "unknown-" + std::string(s.is_null(c + 2) ? "null" : s.text_view(c + 2));
   row.time_ms = s.is_null(c + 5) ? std::nullopt : std::optional<std::int64_t>(s.integer(c + 5));
   row.received_ms = s.integer(c + 6);
   row.commitment = s.is_null(c + 8) ? std::nullopt : std::optional<Hash>(to_hash(s.blob(c + 8), "commitment"));

@@ -64,6 +64,8 @@ check "a pseudonym stored twice is the only finding" test "$(grep -c '"finding"'
 tamper label-value leaf_hash_mismatch "UPDATE labels SET text = 'wb-9999' WHERE ref = (SELECT device_ref FROM leaves WHERE idx = $mid)"
 tamper kind-code leaf_hash_mismatch "UPDATE leaves SET kind_code = 12 WHERE idx = $mid"
 check "an unknown kind code is named as such" grep -q "unknown-12" out.txt
+# A code that is not an integer would read as one and hide the record from every query by kind.
+tamper kind-code-real leaf_hash_mismatch "UPDATE leaves SET kind_code = 1.5 WHERE idx = $mid"
 tamper label-twice trace_index "
   CREATE TABLE loose(ref INTEGER PRIMARY KEY, text TEXT NOT NULL); INSERT INTO loose SELECT * FROM labels;
   DROP TABLE labels; ALTER TABLE loose RENAME TO labels;
