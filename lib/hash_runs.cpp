@@ -424,13 +424,13 @@ void HashRuns::seal_run(std::int64_t gen, std::int64_t rows) {
   if (keeps_filters(table_)) write_filter_of(gen, rows);
 }
 
-void HashRuns::write_filter_of(std::int64_t gen, std::int64_t rows) {
+void HashRuns::write_filter_of(std::int64_t gen, std::int64_t rows, bool complete) {
   FilterWriter filter(db_, table_, gen, rows);
   auto keys = db_.prepare(named("SELECT KEY FROM TABLE WHERE gen = ? ORDER BY KEY").c_str());
   keys.bind(1, gen);
   while (keys.step()) filter.add(keys.blob(0));
   filter.flush();
-  mark_filter_complete(gen);
+  if (complete) mark_filter_complete(gen);
 }
 
 void HashRuns::rewrite_filters() {
@@ -442,14 +442,9 @@ void HashRuns::rewrite_filters() {
     while (list.step()) complete.emplace_back(list.integer(0), list.integer(1));
   }
   for (auto [gen, rows] : complete) write_filter_of(gen, rows);
-  // A merge target's filter is written as keys arrive, sized for all it will hold.
-  if (auto merge = merge_in_progress()) {
-    FilterWriter filter(db_, table_, merge->target, merge->rows);
-    auto keys = db_.prepare(named("SELECT KEY FROM TABLE WHERE gen = ? ORDER BY KEY").c_str());
-    keys.bind(1, merge->target);
-    while (keys.step()) filter.add(keys.blob(0));
-    filter.flush();
-  }
+  // A merge target's filter is written as keys arrive, sized for all it will hold, and is
+  // complete only when the merge ends.
+  if (auto merge = merge_in_progress()) write_filter_of(merge->target, merge->rows, false);
 }
 
 void HashRuns::mark_filter_complete(std::int64_t gen) {

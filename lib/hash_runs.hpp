@@ -170,8 +170,9 @@ class HashRuns {
   void maintain_runs();
   // Records a full open run's size and writes its filter (the caller adds the next open run).
   void seal_run(std::int64_t gen, std::int64_t rows);
-  // Writes the filter of a sealed run from its keys and marks it complete.
-  void write_filter_of(std::int64_t gen, std::int64_t rows);
+  // Writes the filter of a run of `rows` keys from the keys it holds, and marks it complete
+  // unless told otherwise (a merge target is complete when its merge ends).
+  void write_filter_of(std::int64_t gen, std::int64_t rows, bool complete = true);
   void mark_filter_complete(std::int64_t gen);
   // With filters: seeks the open run for the key, in a statement that also reads the newest
   // gen; nullopt when that is not the cached list's open run (the list is then stale).

@@ -272,6 +272,15 @@ static_assert(std::size(kKindNames) == static_cast<std::size_t>(RecordKind::eras
 
 }  // namespace
 
+namespace {
+// The name of a code this release writes, or nothing.
+std::optional<std::string_view> known_kind_name(std::int64_t code) {
+  if (code > 0 && static_cast<std::uint64_t>(code) < std::size(kKindNames))
+    return kKindNames[static_cast<std::size_t>(code)];
+  return std::nullopt;
+}
+}  // namespace
+
 int kind_code_of(std::string_view kind) {
   for (std::size_t code = 1; code < std::size(kKindNames); ++code)
     if (kKindNames[code] == kind) return static_cast<int>(code);
@@ -279,8 +288,7 @@ int kind_code_of(std::string_view kind) {
 }
 
 std::string kind_name_of(std::int64_t code) {
-  if (code > 0 && static_cast<std::uint64_t>(code) < std::size(kKindNames))
-    return std::string(kKindNames[static_cast<std::size_t>(code)]);
+  if (auto name = known_kind_name(code)) return std::string(*name);
   return "unknown-" + std::to_string(code);
 }
 
@@ -431,9 +439,10 @@ void assign_text(sql::Statement& s, int column, std::optional<std::string>& out)
 }  // namespace
 
 namespace {
+// As kind_name_of, into `out`'s buffer (verify reads millions of rows into a few).
 void assign_kind(std::string& out, std::int64_t code) {
-  if (code > 0 && static_cast<std::uint64_t>(code) < std::size(kKindNames))
-    out.assign(kKindNames[static_cast<std::size_t>(code)]);
+  if (auto name = known_kind_name(code))
+    out.assign(*name);
   else
     out = kind_name_of(code);
 }
@@ -593,7 +602,8 @@ void Ledger::migrate() {
   }
   // A ledger written before the trace indexes existed: fill them once they have their final shape.
   if (version < 2) trace::rebuild_index(*this);
-  if (version < 16) HashRuns(*db_, "replay_tags", "tag").rewrite_filters();
+  // Filters exist since schema 10; migration 16 changed what they hold.
+  if (version >= 10 && version < 16) HashRuns(*db_, "replay_tags", "tag").rewrite_filters();
 }
 
 void Ledger::load_meta() {
@@ -918,8 +928,7 @@ std::int64_t Ledger::Appender::Interned::ref_of_blob(std::span<const std::uint8_
 }
 
 std::int64_t Ledger::Appender::Interned::ref_of(std::string_view bytes, bool is_blob) {
-  std::string key(bytes);
-  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  if (auto it = cache_.find(bytes); it != cache_.end()) return it->second;
   auto bind = [&](sql::Statement& s) -> sql::Statement& {
     if (is_blob) return s.bind_blob(1, std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
     return s.bind(1, bytes);
@@ -936,7 +945,7 @@ std::int64_t Ledger::Appender::Interned::ref_of(std::string_view bytes, bool is_
   }
   // Bounded: a long --atomic ingest over a huge population must not grow without limit.
   if (cache_.size() >= 65536) cache_.clear();
-  cache_.emplace(std::move(key), ref);
+  cache_.emplace(std::string(bytes), ref);
   return ref;
 }
 

@@ -193,7 +193,13 @@ class Ledger {
       std::int64_t ref_of(std::string_view bytes, bool is_blob);
       sql::Statement find_;
       sql::Statement insert_;
-      std::unordered_map<std::string, std::int64_t> cache_;  // an Appender lives in one transaction
+      // Looked up by string_view, without a string per call (four per reading).
+      struct BytesHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view bytes) const { return std::hash<std::string_view>{}(bytes); }
+      };
+      std::unordered_map<std::string, std::int64_t, BytesHash, std::equal_to<>>
+          cache_;  // an Appender lives in one transaction
     };
     merkle::Frontier frontier_;
     sql::Statement insert_leaf_;

@@ -248,8 +248,8 @@ class ContactFinder {
         leaf_(ledger.db().prepare(
             (std::string("SELECT time_ms, ") + kSubjectOfLeaf + " FROM leaves WHERE idx = ?").c_str())),
         reports_naming_(ledger.db().prepare((std::string("SELECT x.idx, x.time_ms, x.distance_m, ") + kSubjectOfLeaf +
-                                             ", (SELECT text FROM labels WHERE ref = l.device_ref) FROM proximity x "
-                                             "CROSS JOIN leaves l ON l.idx = x.idx "
+                                             ", " + kDeviceOfLeaf +
+                                             " FROM proximity x CROSS JOIN leaves l ON l.idx = x.idx "
                                              "WHERE x.peer = ? AND x.time_ms BETWEEN ? AND ?")
                                                 .c_str())),
         wearer_before_(ledger.db().prepare((std::string("SELECT ") + kSubjectOfLeaf +

@@ -51,14 +51,19 @@ tamper subject-value leaf_hash_mismatch "UPDATE subjects SET pseudonym = zeroblo
 tamper subject-ref leaf_hash_mismatch \
   "UPDATE leaves SET subject_ref = subject_ref % (SELECT max(ref) FROM subjects) + 1 WHERE idx = $mid"
 tamper signer-key leaf_hash_mismatch "UPDATE signer_keys SET key_id = 'ffffffffffffffff' WHERE ref = (SELECT signer_ref FROM leaves WHERE idx = $mid)"
-# A pseudonym stored twice leaves every hash intact, but a search by subject would find only
-# the records under one of its refs.
-tamper subject-twice trace_index "
-  CREATE TABLE loose(ref INTEGER PRIMARY KEY, pseudonym BLOB NOT NULL); INSERT INTO loose SELECT * FROM subjects;
-  DROP TABLE subjects; ALTER TABLE loose RENAME TO subjects;
-  INSERT INTO subjects(pseudonym) SELECT pseudonym FROM subjects WHERE ref = (SELECT subject_ref FROM leaves WHERE idx = $mid);
-  UPDATE leaves SET subject_ref = (SELECT max(ref) FROM subjects) WHERE idx = $mid"
-check "a pseudonym stored twice is the only finding" test "$(grep -c '"finding"' out.txt)" = 1
+# A value stored twice leaves every hash intact, but a search by value would find only the
+# records under one of its refs. stored_twice NAME TABLE COLUMN LEAF_REF_COLUMN: the value
+# record $mid refers to, copied under a new ref (the table rebuilt without UNIQUE), and the
+# record moved to that ref.
+stored_twice() {
+  tamper "$1" trace_index "
+  CREATE TABLE loose(ref INTEGER PRIMARY KEY, $3 NOT NULL); INSERT INTO loose SELECT * FROM $2;
+  DROP TABLE $2; ALTER TABLE loose RENAME TO $2;
+  INSERT INTO $2($3) SELECT $3 FROM $2 WHERE ref = (SELECT $4 FROM leaves WHERE idx = $mid);
+  UPDATE leaves SET $4 = (SELECT max(ref) FROM $2) WHERE idx = $mid"
+  check "$1 is the only finding" test "$(grep -c '"finding"' out.txt)" = 1
+}
+stored_twice subject-twice subjects pseudonym subject_ref
 # Device names and types are labels (schema 15), kept once and referred to by number; the kind
 # is a number. An edited label, or a kind code no release writes, changes the envelope.
 tamper label-value leaf_hash_mismatch "UPDATE labels SET text = 'wb-9999' WHERE ref = (SELECT device_ref FROM leaves WHERE idx = $mid)"
@@ -66,12 +71,7 @@ tamper kind-code leaf_hash_mismatch "UPDATE leaves SET kind_code = 12 WHERE idx 
 check "an unknown kind code is named as such" grep -q "unknown-12" out.txt
 # A code that is not an integer would read as one and hide the record from every query by kind.
 tamper kind-code-real leaf_hash_mismatch "UPDATE leaves SET kind_code = 1.5 WHERE idx = $mid"
-tamper label-twice trace_index "
-  CREATE TABLE loose(ref INTEGER PRIMARY KEY, text TEXT NOT NULL); INSERT INTO loose SELECT * FROM labels;
-  DROP TABLE labels; ALTER TABLE loose RENAME TO labels;
-  INSERT INTO labels(text) SELECT text FROM labels WHERE ref = (SELECT device_ref FROM leaves WHERE idx = $mid);
-  UPDATE leaves SET device_ref = (SELECT max(ref) FROM labels) WHERE idx = $mid"
-check "a label stored twice is the only finding" test "$(grep -c '"finding"' out.txt)" = 1
+stored_twice label-twice labels text device_ref
 tamper node node_mismatch "UPDATE nodes SET hash = zeroblob(32) WHERE key = (SELECT max(key) FROM nodes)"
 # verify reads the stored tree hashes level by level in one forward scan each: a hole or an
 # extra hash must be named once, and the hashes after it still be found and checked.

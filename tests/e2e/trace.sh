@@ -137,16 +137,24 @@ for id in $(jq -r '.positive_test, (.contact.evidence[0]? // empty)' out.txt); d
 done
 expect_exit 4 mt trace --db ward.db --origin patient-0002 "${window[@]}"   # never tested positive
 
+# older_copy N SQL: vN.db, a copy of ward.db taken back to schema N by SQL.
+older_copy() {
+  cp ward.db "v$1.db"
+  sqlite3 "v$1.db" "$2 PRAGMA user_version = $1;"
+}
+# migrated N: the next writer migrates vN.db to the current schema, which then verifies.
+migrated() {
+  expect_exit 0 mt anchor --db "v$1.db" --key keys/hospital.key
+  check "migrated from schema $1" test "$(sqlite3 "v$1.db" 'PRAGMA user_version')" = "$(sqlite3 ward.db 'PRAGMA user_version')"
+  expect_exit 0 mt verify --db "v$1.db" --trust keys/hospital.pub
+}
+
 # A schema-1 ledger (no trace indexes) is migrated by the next writer, which rebuilds them.
-cp ward.db v1.db
-sqlite3 v1.db "$UNDO_SCHEMA_8 DROP TABLE links; DROP TABLE assets; DROP TABLE proximity; DROP TABLE positions;
-  DROP INDEX leaves_device_time; DROP INDEX leaves_subject_time; DROP INDEX leaves_policy; DROP TABLE timestamps; DROP TABLE source_refs; DROP TABLE wraps; DROP TABLE wrap_keys; DROP INDEX leaves_privacy;
-  PRAGMA user_version = 1;"
+older_copy 1 "$UNDO_SCHEMA_8 DROP TABLE links; DROP TABLE assets; DROP TABLE proximity; DROP TABLE positions;
+  DROP INDEX leaves_device_time; DROP INDEX leaves_subject_time; DROP INDEX leaves_policy; DROP TABLE timestamps; DROP TABLE source_refs; DROP TABLE wraps; DROP TABLE wrap_keys; DROP INDEX leaves_privacy;"
 expect_exit 5 mt trace --db v1.db --contacts patient-0001 "${window[@]}"
 check "a reader asks for a migration" grep -q 'older schema' err.txt
-expect_exit 0 mt anchor --db v1.db --key keys/hospital.key
-check "migrated to the current schema" test "$(sqlite3 v1.db 'PRAGMA user_version')" = "$(sqlite3 ward.db 'PRAGMA user_version')"
-expect_exit 0 mt verify --db v1.db --trust keys/hospital.pub
+migrated 1
 expect_exit 0 mt trace --db v1.db --contacts patient-0001 "${window[@]}" --hops 2 --reveal
 check "rebuilt indexes give the same contacts" cmp -s out.txt contacts.ndjson
 check "rebuilt links give the same lineage" bash -c "diff <('$MEDTRAIL' trace --db v1.db '$D' | jq -S 'del(.nodes[].included, .nodes[].block)') \
@@ -155,16 +163,13 @@ check "rebuilt links give the same lineage" bash -c "diff <('$MEDTRAIL' trace --
 # A schema-10 ledger kept each reading's subject pseudonym and gateway key id in its leaf, and
 # whole ids in record_ids; the next writer moves the values to subjects and signer_keys, one
 # row per value, and cuts the ids to 8 bytes (migrations 11 and 13).
-cp ward.db v10.db
-sqlite3 v10.db "$UNDO_SCHEMA_11 PRAGMA user_version = 10;"
+older_copy 10 "$UNDO_SCHEMA_11"
 check "the schema-10 file holds pseudonyms in its leaves" test "$(sqlite3 v10.db 'SELECT count(*) FROM leaves WHERE length(subject) = 32')" -ge 100
 check "the schema-10 file keys record_ids by whole ids" test "$(sqlite3 v10.db 'SELECT count(*) FROM record_ids WHERE length(id) = 32')" = "$(sqlite3 v10.db 'SELECT count(*) FROM leaves')"
-expect_exit 0 mt anchor --db v10.db --key keys/hospital.key
-check "migrated from schema 10" test "$(sqlite3 v10.db 'PRAGMA user_version')" = "$(sqlite3 ward.db 'PRAGMA user_version')"
+migrated 10
 check "one subjects row per pseudonym" test "$(sqlite3 v10.db 'SELECT count(*) FROM subjects')" = "$(sqlite3 ward.db 'SELECT count(*) FROM subjects')"
 check "record_ids keyed by 8-byte id prefixes" test "$(sqlite3 v10.db 'SELECT count(*) FROM record_ids WHERE length(id) = 8')" = "$(sqlite3 v10.db 'SELECT count(*) FROM leaves')"
 check "one signer_keys row per key id" test "$(sqlite3 v10.db 'SELECT count(*) FROM signer_keys')" = "$(sqlite3 ward.db 'SELECT count(*) FROM signer_keys')"
-expect_exit 0 mt verify --db v10.db --trust keys/hospital.pub
 expect_exit 0 mt trace --db v10.db --contacts patient-0001 "${window[@]}" --hops 2 --reveal
 check "contacts are the same after the migration" cmp -s out.txt contacts.ndjson
 check "a subject's records are read from leaves_subject_time" bash -c "sqlite3 v10.db \"EXPLAIN QUERY PLAN SELECT idx, time_ms, type_ref, device_ref FROM leaves
@@ -172,14 +177,11 @@ check "a subject's records are read from leaves_subject_time" bash -c "sqlite3 v
 
 # A schema-14 ledger kept each leaf's kind, device name and type as text; the next writer keeps
 # device names and types once each in labels and the kind as a number (migration 15).
-cp ward.db v14.db
-sqlite3 v14.db "$UNDO_SCHEMA_15 PRAGMA user_version = 14;"
+older_copy 14 "$UNDO_SCHEMA_15"
 check "the schema-14 file holds device names in its leaves" test "$(sqlite3 v14.db "SELECT count(*) FROM leaves WHERE device LIKE 'wb-%' AND kind = 'reading'")" -ge 100
-expect_exit 0 mt anchor --db v14.db --key keys/hospital.key
-check "migrated from schema 14" test "$(sqlite3 v14.db 'PRAGMA user_version')" = "$(sqlite3 ward.db 'PRAGMA user_version')"
+migrated 14
 check "one labels row per device name and type" test "$(sqlite3 v14.db 'SELECT count(*) FROM labels')" = "$(sqlite3 ward.db 'SELECT count(*) FROM labels')"
 check "every kind has its code" test "$(sqlite3 v14.db 'SELECT count(*) FROM leaves WHERE kind_code BETWEEN 1 AND 11')" = "$(sqlite3 v14.db 'SELECT count(*) FROM leaves')"
-expect_exit 0 mt verify --db v14.db --trust keys/hospital.pub
 expect_exit 0 mt trace --db v14.db --contacts patient-0001 "${window[@]}" --hops 2 --reveal
 check "contacts are the same after migration 15" cmp -s out.txt contacts.ndjson
 check "a device's timeline is the same after migration 15" bash -c "diff <('$MEDTRAIL' trace --db v14.db --device wb-0002 --type location | jq -S 'del(.block)') \
@@ -189,32 +191,26 @@ check "a device's records are read from leaves_device_time" bash -c "sqlite3 v14
 
 # A schema-15 ledger kept 16-byte replay tags; the next writer cuts them to 12 (migration 16),
 # and a replay of the same input is still recognised, reading by reading.
-cp ward.db v15.db
-sqlite3 v15.db "$UNDO_SCHEMA_16 PRAGMA user_version = 15;"
+older_copy 15 "$UNDO_SCHEMA_16"
 check "the schema-15 file holds 16-byte tags" test "$(sqlite3 v15.db 'SELECT count(*) FROM replay_tags WHERE length(tag) = 16')" -ge 100
-expect_exit 0 mt anchor --db v15.db --key keys/hospital.key
-check "migrated from schema 15" test "$(sqlite3 v15.db 'PRAGMA user_version')" = "$(sqlite3 ward.db 'PRAGMA user_version')"
+migrated 15
 check "tags cut to 12 bytes in payloads and runs" test \
   "$(sqlite3 v15.db 'SELECT count(*) FROM payloads WHERE length(replay_tag) = 12') $(sqlite3 v15.db 'SELECT count(*) FROM replay_tags WHERE length(tag) = 12')" \
   = "$(sqlite3 ward.db 'SELECT count(*) FROM payloads WHERE replay_tag IS NOT NULL') $(sqlite3 ward.db 'SELECT count(*) FROM replay_tags')"
-expect_exit 0 mt verify --db v15.db --trust keys/hospital.pub
 leaves_before=$(sqlite3 v15.db 'SELECT count(*) FROM leaves')
 expect_exit 0 mt ingest --db v15.db --key keys/gw-1.key scenario.ndjson
 check "every reading of a replay is a duplicate after migration 16" test "$(jq -r .status out.txt | sort -u)" = duplicate
 check "and nothing was added" test "$(sqlite3 v15.db 'SELECT count(*) FROM leaves')" = "$leaves_before"
 
 # A schema-3 ledger kept positions in an R*Tree; the next writer moves them to the grid.
-cp ward.db v3.db
-sqlite3 v3.db "$UNDO_SCHEMA_8 CREATE VIRTUAL TABLE old_positions USING rtree_i32(idx, t_min, t_max, lat_min, lat_max, lon_min, lon_max);
+older_copy 3 "$UNDO_SCHEMA_8 CREATE VIRTUAL TABLE old_positions USING rtree_i32(idx, t_min, t_max, lat_min, lat_max, lon_min, lon_max);
   INSERT INTO old_positions SELECT idx, t_s, t_s, lat, lat, lon, lon FROM positions;
   DROP TABLE positions; ALTER TABLE old_positions RENAME TO positions; DROP TABLE timestamps; DROP TABLE source_refs;
-  DROP TABLE wraps; DROP TABLE wrap_keys; DROP INDEX leaves_privacy; PRAGMA user_version = 3;"
+  DROP TABLE wraps; DROP TABLE wrap_keys; DROP INDEX leaves_privacy;"
 check "the schema-3 file holds an R*Tree" test "$(sqlite3 v3.db "SELECT count(*) FROM positions_node")" -ge 1
-expect_exit 0 mt anchor --db v3.db --key keys/hospital.key
-check "migrated from schema 3" test "$(sqlite3 v3.db 'PRAGMA user_version')" = "$(sqlite3 ward.db 'PRAGMA user_version')"
+migrated 3
 check "the R*Tree is gone" test "$(sqlite3 v3.db "SELECT count(*) FROM sqlite_master WHERE name LIKE 'positions_%' AND name != 'positions_grid'")" = 0
 check "every position moved" test "$(sqlite3 v3.db 'SELECT count(*) FROM positions')" = "$(sqlite3 ward.db 'SELECT count(*) FROM positions')"
-expect_exit 0 mt verify --db v3.db --trust keys/hospital.pub
 expect_exit 0 mt trace --db v3.db --contacts patient-0001 "${window[@]}" --hops 2 --reveal
 check "the grid gives the same contacts as before the migration" cmp -s out.txt contacts.ndjson
 check "contact search reads the grid index" bash -c "sqlite3 v3.db 'EXPLAIN QUERY PLAN SELECT idx, t_s, lat, lon FROM positions WHERE t_s / 60 = 1 AND lat >> 7 = 2 AND lon BETWEEN 3 AND 4' | grep -q 'COVERING INDEX positions_grid'"
