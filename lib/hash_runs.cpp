@@ -5,6 +5,8 @@
 #include <limits>
 #include <vector>
 
+#include "error.hpp"
+
 namespace medtrail {
 namespace {
 
@@ -40,6 +42,144 @@ std::array<std::uint32_t, 6> probes_of(std::span<const std::uint8_t> key) {
   for (std::uint32_t i = 0; i < out.size(); ++i) out[i] = (a + i * b) & 0x7fff;
   return out;
 }
+
+// Packed blocks (schema 17). A merged run is stored as blocks of up to kBlockEntries keys: a
+// row holds the block's first key and index in KEY and idx, as the open run's rows do, and the
+// block's further entries in `more`, each the key (as long as the head's) followed by its leaf
+// index as an unsigned LEB128. Up to 47 entries of 12-byte tags (~16 bytes each) keep a row
+// under the ~1,000 bytes SQLite stores in the page of a WITHOUT ROWID table (no overflow page).
+// Keys that occur more than once in a run (record-id prefixes two ids share) are always row
+// heads, so SQL finds every one of them by KEY and `more` never holds a duplicate.
+constexpr std::size_t kBlockEntries = 48;
+
+// The entries of a block's `more`, in order; a malformed tail ends them (malformed() says so).
+class PackedEntries {
+ public:
+  PackedEntries(std::span<const std::uint8_t> bytes, std::size_t key_size) : bytes_(bytes), key_size_(key_size) {}
+  bool next(std::span<const std::uint8_t>& key, std::int64_t& idx) {
+    if (at_ == bytes_.size() || malformed_) return false;
+    if (key_size_ == 0 || bytes_.size() - at_ <= key_size_) return fail();
+    std::size_t p = at_ + key_size_;
+    std::uint64_t value = 0;
+    for (int shift = 0;; shift += 7) {
+      if (p == bytes_.size() || shift > 56) return fail();  // cut short, or past 63 bits
+      const auto byte = bytes_[p++];
+      value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) break;
+    }
+    key = bytes_.subspan(at_, key_size_);
+    idx = static_cast<std::int64_t>(value);
+    at_ = p;
+    return true;
+  }
+  bool malformed() const { return malformed_; }
+  // Bytes after the entry next() gave last.
+  std::span<const std::uint8_t> rest() const { return bytes_.subspan(at_); }
+
+ private:
+  bool fail() {
+    malformed_ = true;
+    return false;
+  }
+  std::span<const std::uint8_t> bytes_;
+  std::size_t key_size_;
+  std::size_t at_ = 0;
+  bool malformed_ = false;
+};
+
+// Every (key, idx) of one run in key order, block heads and packed entries alike.
+class RunReader {
+ public:
+  RunReader(sql::Database& db, const std::string& select_run) : rows_(db.prepare(select_run.c_str())) {}
+  void start(std::int64_t gen) {
+    rows_.bind(1, gen);
+    read_row();
+  }
+  bool has_entry() const { return has_entry_; }
+  std::span<const std::uint8_t> key() const { return key_; }
+  std::int64_t idx() const { return idx_; }
+  bool at_row_head() const { return at_head_; }
+  // The current row's bytes after the current entry: what is left of a block moved in part.
+  std::span<const std::uint8_t> rest_of_row() const { return packed_->rest(); }
+  void next() {
+    if (packed_->next(key_, idx_)) {
+      at_head_ = false;
+      return;
+    }
+    if (packed_->malformed()) ++malformed_blocks_;
+    read_row();
+  }
+  void reset() {
+    rows_.reset();
+    has_entry_ = false;
+  }
+  std::uint64_t malformed_blocks() const { return malformed_blocks_; }
+
+ private:
+  void read_row() {
+    has_entry_ = rows_.step();
+    if (!has_entry_) return;
+    key_ = rows_.blob(0);
+    idx_ = rows_.integer(1);
+    packed_.emplace(rows_.blob(2), key_.size());
+    at_head_ = true;
+  }
+  sql::Statement rows_;
+  bool has_entry_ = false;
+  bool at_head_ = true;
+  std::span<const std::uint8_t> key_;
+  std::int64_t idx_ = 0;
+  std::optional<PackedEntries> packed_;
+  std::uint64_t malformed_blocks_ = 0;
+};
+
+constexpr const char* kSelectRun = "SELECT KEY, idx, more FROM TABLE WHERE gen = ? ORDER BY KEY";
+// The row whose block would hold a key: the last one whose head is not above it.
+constexpr const char* kSeekBlock =
+    "SELECT KEY, idx, more FROM TABLE WHERE gen = ? AND KEY <= ? ORDER BY KEY DESC LIMIT 1";
+
+// The index of `key` in a row read by kSeekBlock (columns KEY, idx, more), if the row holds it.
+std::optional<std::int64_t> find_in_block(const sql::Statement& row, std::span<const std::uint8_t> key) {
+  if (std::ranges::equal(row.blob(0), key)) return row.integer(1);
+  return run_blocks::find(row.blob(2), key);
+}
+
+// Writes a merged run's blocks in key order.
+class BlockWriter {
+ public:
+  BlockWriter(sql::Database& db, const std::string& insert_row, std::int64_t gen)
+      : insert_(db.prepare(insert_row.c_str())), gen_(gen) {}
+  // `alone`: the key occurs more than once, so it gets a row of its own.
+  void add(std::span<const std::uint8_t> key, std::int64_t idx, bool alone) {
+    if (alone || (entries_ > 0 && key.size() != head_.size())) flush();
+    if (entries_ == 0) {
+      head_.assign(key.begin(), key.end());
+      head_idx_ = idx;
+    } else {
+      run_blocks::append(more_, key, idx);
+    }
+    if (++entries_ == kBlockEntries || alone) flush();
+  }
+  void flush() {
+    if (entries_ == 0) return;
+    insert_.bind(1, gen_).bind_blob(2, head_).bind(3, head_idx_);
+    if (more_.empty())
+      insert_.bind_null(4);
+    else
+      insert_.bind_blob(4, more_);
+    insert_.run();
+    entries_ = 0;
+    more_.clear();
+  }
+
+ private:
+  sql::Statement insert_;
+  std::int64_t gen_;
+  std::size_t entries_ = 0;
+  std::vector<std::uint8_t> head_;
+  std::int64_t head_idx_ = 0;
+  std::vector<std::uint8_t> more_;
+};
 
 constexpr const char* kLoadSegment = "SELECT bits FROM hash_run_filters WHERE tbl = ? AND gen = ? AND segment = ?";
 
@@ -205,22 +345,29 @@ HashRuns::HashRuns(sql::Database& db, const char* table, const char* key_column,
       insert_(db.prepare(named("INSERT INTO TABLE(gen, KEY, idx) VALUES "
                                "((SELECT max(gen) FROM hash_runs WHERE tbl = 'TABLE'), ?, ?)")
                              .c_str())),
-      // CROSS JOIN keeps hash_runs the outer loop: one (gen, key) seek per run.
-      find_(db.prepare(named("SELECT t.idx FROM hash_runs r CROSS JOIN TABLE t ON t.gen = r.gen "
-                             "WHERE r.tbl = 'TABLE' AND t.KEY = ? LIMIT 1")
-                           .c_str())),
+      list_gens_(db.prepare(named("SELECT gen FROM hash_runs WHERE tbl = 'TABLE' ORDER BY gen DESC").c_str())),
+      seek_block_(db.prepare(named(kSeekBlock).c_str())),
       filters_(keeps_filters(table) ? filters : nullptr) {
-  if (filters_) {
-    find_in_run_.emplace(db.prepare(named("SELECT idx FROM TABLE WHERE gen = ? AND KEY = ?").c_str()));
+  // The open run is never packed (only merges write blocks), so it is sought for the key itself.
+  if (filters_)
     find_in_open_run_.emplace(db.prepare(named("SELECT (SELECT max(gen) FROM hash_runs WHERE tbl = 'TABLE'), "
                                                "(SELECT idx FROM TABLE WHERE gen = ?1 AND KEY = ?2)")
                                              .c_str()));
-  }
 }
 
 void HashRuns::insert(std::span<const std::uint8_t> key, std::uint64_t index) {
   insert_.bind_blob(1, key).bind(2, index).run();
   if (++inserts_since_check_ >= tuning_.open_run_rows / 8) maintain();
+}
+
+std::optional<std::uint64_t> HashRuns::find_in_gen(std::int64_t gen, std::span<const std::uint8_t> key) {
+  auto& seek = seek_block_;
+  seek.bind(1, gen).bind_blob(2, key);
+  std::optional<std::uint64_t> found;
+  if (seek.step())
+    if (auto idx = find_in_block(seek, key)) found = static_cast<std::uint64_t>(*idx);
+  seek.reset();
+  return found;
 }
 
 std::optional<std::uint64_t> HashRuns::find(std::span<const std::uint8_t> key) {
@@ -236,37 +383,57 @@ std::optional<std::uint64_t> HashRuns::find(std::span<const std::uint8_t> key) {
     const auto& runs = filters_->runs();
     for (auto i : filters_->runs_to_seek(key)) {
       ++runs_sought_;
-      auto& seek = *find_in_run_;
-      seek.bind(1, runs[i].gen).bind_blob(2, key);
-      std::optional<std::uint64_t> found;
-      if (seek.step()) found = static_cast<std::uint64_t>(seek.integer(0));
-      seek.reset();
-      if (found) return found;
+      if (auto found = find_in_gen(runs[i].gen, key)) return found;
     }
     return std::nullopt;
   }
-  find_.bind_blob(1, key);
-  std::optional<std::uint64_t> found;
-  if (find_.step()) found = static_cast<std::uint64_t>(find_.integer(0));
-  find_.reset();
-  return found;
+  // The run list and the runs from one snapshot: another process may merge between two statements.
+  sql::ReadTransaction snapshot(db_);
+  std::vector<std::int64_t> gens;
+  while (list_gens_.step()) gens.push_back(list_gens_.integer(0));
+  list_gens_.reset();
+  for (auto gen : gens)
+    if (auto found = find_in_gen(gen, key)) return found;
+  return std::nullopt;
 }
 
 std::vector<std::uint64_t> HashRuns::range(std::span<const std::uint8_t> low, std::span<const std::uint8_t> high,
                                            int limit) {
-  auto stmt = db_.prepare(named("SELECT t.idx FROM hash_runs r CROSS JOIN TABLE t ON t.gen = r.gen "
-                                "WHERE r.tbl = 'TABLE' AND t.KEY BETWEEN ? AND ? LIMIT ?")
-                              .c_str());
-  stmt.bind_blob(1, low).bind_blob(2, high).bind(3, limit);
+  sql::ReadTransaction snapshot(db_);
+  std::vector<std::int64_t> gens;
+  while (list_gens_.step()) gens.push_back(list_gens_.integer(0));
+  list_gens_.reset();
+  // Per run: the block before `low`, whose packed entries may reach into the range, then the
+  // blocks whose heads are in it.
+  auto before = db_.prepare(named("SELECT KEY, idx, more FROM TABLE WHERE gen = ? AND KEY < ? "
+                                  "ORDER BY KEY DESC LIMIT 1")
+                                .c_str());
+  auto within = db_.prepare(named("SELECT KEY, idx, more FROM TABLE WHERE gen = ? AND KEY BETWEEN ? AND ?").c_str());
   std::vector<std::uint64_t> out;
-  while (stmt.step()) out.push_back(static_cast<std::uint64_t>(stmt.integer(0)));
+  auto in_range = [&](std::span<const std::uint8_t> key) {
+    return !std::ranges::lexicographical_compare(key, low) && !std::ranges::lexicographical_compare(high, key);
+  };
+  auto take_packed = [&](const sql::Statement& row) {
+    PackedEntries entries(row.blob(2), row.blob(0).size());
+    std::span<const std::uint8_t> key;
+    std::int64_t idx = 0;
+    while (static_cast<int>(out.size()) < limit && entries.next(key, idx))
+      if (in_range(key)) out.push_back(static_cast<std::uint64_t>(idx));
+  };
+  for (auto gen : gens) {
+    before.bind(1, gen).bind_blob(2, low);
+    if (before.step()) take_packed(before);
+    before.reset();
+    within.bind(1, gen).bind_blob(2, low).bind_blob(3, high);
+    while (static_cast<int>(out.size()) < limit && within.step()) {
+      out.push_back(static_cast<std::uint64_t>(within.integer(1)));
+      take_packed(within);
+    }
+    within.reset();
+    if (static_cast<int>(out.size()) >= limit) break;
+  }
+  if (static_cast<int>(out.size()) > limit) out.resize(static_cast<std::size_t>(std::max(limit, 0)));
   return out;
-}
-
-sql::Statement HashRuns::entries() {
-  return db_.prepare(named("SELECT t.KEY, t.idx FROM hash_runs r CROSS JOIN TABLE t ON t.gen = r.gen "
-                           "WHERE r.tbl = 'TABLE'")
-                         .c_str());
 }
 
 std::optional<std::optional<std::uint64_t>> HashRuns::find_in_cached_open_run(std::span<const std::uint8_t> key) {
@@ -284,42 +451,117 @@ std::optional<std::optional<std::uint64_t>> HashRuns::find_in_cached_open_run(st
   return out;
 }
 
-void HashRuns::scan(
+std::uint64_t HashRuns::scan(
     const std::function<void(std::span<const std::uint8_t>, std::uint64_t, std::int64_t, bool)>& visit) {
-  // The CROSS JOIN yields each run's rows together and in key order, so the filter is read
-  // one segment at a time, in order: memory stays at one segment however large the run.
-  auto rows = db_.prepare(named("SELECT r.gen, r.rows, r.filtered, t.KEY, t.idx FROM hash_runs r "
-                                "CROSS JOIN TABLE t ON t.gen = r.gen WHERE r.tbl = 'TABLE'")
-                              .c_str());
+  struct Run {
+    std::int64_t gen, rows;
+    bool filtered;
+  };
+  sql::ReadTransaction snapshot(db_);
+  std::vector<Run> runs;  // newest first: runs[0] is the open run
+  {
+    auto list =
+        db_.prepare(named("SELECT gen, rows, filtered FROM hash_runs WHERE tbl = 'TABLE' ORDER BY gen DESC").c_str());
+    while (list.step()) runs.push_back({list.integer(0), list.integer(1), list.integer(2) == 1});
+  }
+  // A run is read in key order, so its filter is read one segment at a time, in order: memory
+  // stays at one segment however large the run.
   auto load = db_.prepare(kLoadSegment);
   std::array<std::uint8_t, RunFilter::kSegmentBytes> segment_bits{};
-  std::int64_t gen = -1, segments = 0, segment = -1;
-  bool filtered = false;
-  while (rows.step()) {
-    if (rows.integer(0) != gen) {
-      gen = rows.integer(0);
-      filtered = keeps_filters(table_) && rows.integer(2) == 1;
-      segments = RunFilter::segments_for(rows.integer(1));
-      segment = -1;
-    }
-    auto key = rows.blob(3);
-    bool holds = true;
-    if (filtered) {
-      if (auto wanted = RunFilter::segment_of(key, segments); wanted != segment) {
-        read_segment(load, table_, gen, wanted, segment_bits);
-        segment = wanted;
+  RunReader reader(db_, named(kSelectRun));
+  std::uint64_t damaged = 0;
+  std::vector<std::uint8_t> previous;
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const auto& run = runs[r];
+    const bool filtered = keeps_filters(table_) && run.filtered;
+    const auto segments = RunFilter::segments_for(run.rows);
+    std::int64_t segment = -1;
+    bool previous_at_head = true, first = true;
+    for (reader.start(run.gen); reader.has_entry(); reader.next()) {
+      auto key = reader.key();
+      const bool at_head = reader.at_row_head();
+      // Lookups seek the block whose head is the last not above the key, and find repeated keys
+      // only at row heads: entries out of order, a repeated key packed in a block, or a block
+      // in the open run (which lookups seek by its heads only) would hide keys from them.
+      if (!first) {
+        auto order = std::lexicographical_compare_three_way(key.begin(), key.end(), previous.begin(), previous.end());
+        if (order < 0 || (order == 0 && !(at_head && previous_at_head))) ++damaged;
       }
-      holds = RunFilter::test(segment_bits, key);
+      if (r == 0 && !at_head) ++damaged;
+      previous.assign(key.begin(), key.end());
+      previous_at_head = at_head;
+      first = false;
+      bool holds = true;
+      if (filtered) {
+        if (auto wanted = RunFilter::segment_of(key, segments); wanted != segment) {
+          read_segment(load, table_, run.gen, wanted, segment_bits);
+          segment = wanted;
+        }
+        holds = RunFilter::test(segment_bits, key);
+      }
+      visit(key, static_cast<std::uint64_t>(reader.idx()), run.gen, holds);
     }
-    visit(key, static_cast<std::uint64_t>(rows.integer(4)), gen, holds);
+    reader.reset();
   }
+  return damaged + reader.malformed_blocks();
 }
 
 void HashRuns::erase(std::span<const std::uint8_t> key) {
-  auto stmt = db_.prepare(named("DELETE FROM TABLE WHERE gen IN (SELECT gen FROM hash_runs WHERE tbl = 'TABLE') "
-                                "AND KEY = ?")
-                              .c_str());
-  stmt.bind_blob(1, key).run();
+  std::vector<std::int64_t> gens;
+  while (list_gens_.step()) gens.push_back(list_gens_.integer(0));
+  list_gens_.reset();
+  auto drop_row = db_.prepare(named("DELETE FROM TABLE WHERE gen = ? AND KEY = ? AND idx = ?").c_str());
+  auto insert_row = db_.prepare(named("INSERT INTO TABLE(gen, KEY, idx, more) VALUES (?, ?, ?, ?)").c_str());
+  auto set_more = db_.prepare(named("UPDATE TABLE SET more = ? WHERE gen = ? AND KEY = ? AND idx = ?").c_str());
+  for (auto gen : gens) {
+    // Each pass removes one occurrence; a key occurs at most a few times in a run.
+    for (;;) {
+      seek_block_.bind(1, gen).bind_blob(2, key);
+      if (!seek_block_.step()) {
+        seek_block_.reset();
+        break;
+      }
+      const std::vector<std::uint8_t> head(seek_block_.blob(0).begin(), seek_block_.blob(0).end());
+      const std::int64_t head_idx = seek_block_.integer(1);
+      const std::vector<std::uint8_t> more(seek_block_.blob(2).begin(), seek_block_.blob(2).end());
+      seek_block_.reset();
+      if (std::ranges::equal(head, key)) {
+        // The block's next entry, if any, becomes its head.
+        drop_row.bind(1, gen).bind_blob(2, head).bind(3, head_idx).run();
+        PackedEntries entries(more, head.size());
+        std::span<const std::uint8_t> next_key;
+        std::int64_t next_idx = 0;
+        if (entries.next(next_key, next_idx)) {
+          insert_row.bind(1, gen).bind_blob(2, next_key).bind(3, next_idx);
+          if (entries.rest().empty())
+            insert_row.bind_null(4);
+          else
+            insert_row.bind_blob(4, entries.rest());
+          insert_row.run();
+        }
+        continue;
+      }
+      // Packed: the block is written again without the entry.
+      PackedEntries entries(more, head.size());
+      std::vector<std::uint8_t> kept;
+      std::span<const std::uint8_t> k;
+      std::int64_t idx = 0;
+      bool removed = false;
+      while (entries.next(k, idx)) {
+        if (std::ranges::equal(k, key)) {
+          removed = true;
+          continue;
+        }
+        run_blocks::append(kept, k, idx);
+      }
+      if (!removed) break;
+      if (kept.empty())
+        set_more.bind_null(1);
+      else
+        set_more.bind_blob(1, kept);
+      set_more.bind(2, gen).bind_blob(3, head).bind(4, head_idx).run();
+    }
+  }
 }
 
 std::string HashRuns::named(const char* sql) const { return with_names(sql, table_, key_column_); }
@@ -338,63 +580,103 @@ std::int64_t HashRuns::slice_rows(const Merge& merge) const {
 
 bool HashRuns::merge_step(const Merge& merge, std::int64_t rows) {
   struct Source {
-    sql::Statement rows;
+    RunReader reader;
     std::int64_t gen;
-    bool has_row = false;
   };
   std::vector<Source> sources;
   {
     auto list = db_.prepare(
         named("SELECT gen FROM hash_runs WHERE tbl = 'TABLE' AND gen BETWEEN ? AND ? AND gen <> ?").c_str());
     list.bind(1, merge.low).bind(2, merge.high).bind(3, merge.target);
-    while (list.step())
-      sources.push_back(
-          {db_.prepare(named("SELECT KEY, idx FROM TABLE WHERE gen = ? ORDER BY KEY").c_str()), list.integer(0)});
+    while (list.step()) sources.push_back({RunReader(db_, named(kSelectRun)), list.integer(0)});
   }
-  auto append = db_.prepare(named("INSERT INTO TABLE(gen, KEY, idx) VALUES (?, ?, ?)").c_str());
+  BlockWriter target(db_, named("INSERT INTO TABLE(gen, KEY, idx, more) VALUES (?, ?, ?, ?)"), merge.target);
   auto drop_moved = db_.prepare(named("DELETE FROM TABLE WHERE gen = ? AND KEY <= ?").c_str());
+  auto insert_rest = db_.prepare(named("INSERT INTO TABLE(gen, KEY, idx, more) VALUES (?, ?, ?, ?)").c_str());
   std::optional<FilterWriter> filter;
   if (keeps_filters(table_)) filter.emplace(db_, table_, merge.target, merge.rows);
 
   // Keys are read into memory a batch at a time and the readers reset before writing: a write
-  // to the table would make every open reader on it seek again for its next row.
+  // to the table would make every open reader on it seek again for its next row. One buffer
+  // holds the batch's key bytes back to back (no allocation per key).
   constexpr std::int64_t kBatchRows = 65536;
-  std::vector<std::pair<std::vector<std::uint8_t>, std::int64_t>> batch;
+  struct Moved {
+    std::size_t offset;
+    std::size_t size;
+    std::int64_t idx;
+  };
+  // A source block moved in part: the entries left, written back as a block of their own.
+  struct Rest {
+    std::vector<std::uint8_t> head;
+    std::int64_t idx;
+    std::vector<std::uint8_t> more;
+  };
+  std::vector<std::uint8_t> key_bytes;
+  std::vector<Moved> batch;
+  std::vector<std::optional<Rest>> rests(sources.size());
+  auto key_of = [&](const Moved& m) { return std::span<const std::uint8_t>(key_bytes.data() + m.offset, m.size); };
   bool exhausted = false;
   for (std::int64_t moved = 0; moved < rows && !exhausted;) {
     const auto batch_rows = std::min(kBatchRows, rows - moved);
     batch.clear();
-    for (auto& source : sources) source.has_row = source.rows.bind(1, source.gen).step();
+    key_bytes.clear();
+    for (auto& source : sources) source.reader.start(source.gen);
     for (;;) {
       // The smallest head by (key, idx); there are at most a few dozen sources.
       Source* smallest = nullptr;
       for (auto& source : sources) {
-        if (!source.has_row) continue;
+        if (!source.reader.has_entry()) continue;
         if (smallest == nullptr) {
           smallest = &source;
           continue;
         }
-        auto key = source.rows.blob(0), best = smallest->rows.blob(0);
+        auto key = source.reader.key(), best = smallest->reader.key();
         auto order = std::lexicographical_compare_three_way(key.begin(), key.end(), best.begin(), best.end());
-        if (order < 0 || (order == 0 && source.rows.integer(1) < smallest->rows.integer(1))) smallest = &source;
+        if (order < 0 || (order == 0 && source.reader.idx() < smallest->reader.idx())) smallest = &source;
       }
       if (smallest == nullptr) {
         exhausted = true;
         break;
       }
-      auto key = smallest->rows.blob(0);
+      auto key = smallest->reader.key();
       // Stop only between groups of equal keys, so that deleting "KEY <= last" moves whole groups.
-      if (static_cast<std::int64_t>(batch.size()) >= batch_rows && !std::ranges::equal(key, batch.back().first)) break;
-      batch.emplace_back(std::vector<std::uint8_t>(key.begin(), key.end()), smallest->rows.integer(1));
-      smallest->has_row = smallest->rows.step();
+      if (static_cast<std::int64_t>(batch.size()) >= batch_rows && !std::ranges::equal(key, key_of(batch.back())))
+        break;
+      batch.push_back({key_bytes.size(), key.size(), smallest->reader.idx()});
+      key_bytes.insert(key_bytes.end(), key.begin(), key.end());
+      smallest->reader.next();
     }
-    for (auto& source : sources) source.rows.reset();
-    for (const auto& [key, idx] : batch) {
-      append.bind(1, merge.target).bind_blob(2, key).bind(3, idx).run();
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      auto& reader = sources[i].reader;
+      rests[i].reset();
+      if (reader.has_entry() && !reader.at_row_head()) {
+        auto key = reader.key();
+        auto more = reader.rest_of_row();
+        rests[i] = Rest{{key.begin(), key.end()}, reader.idx(), {more.begin(), more.end()}};
+      }
+      reader.reset();
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      auto key = key_of(batch[i]);
+      const bool repeated = (i > 0 && std::ranges::equal(key, key_of(batch[i - 1]))) ||
+                            (i + 1 < batch.size() && std::ranges::equal(key, key_of(batch[i + 1])));
+      target.add(key, batch[i].idx, repeated);
       if (filter) filter->add(key);
     }
-    if (!batch.empty())
-      for (auto& source : sources) drop_moved.bind(1, source.gen).bind_blob(2, batch.back().first).run();
+    target.flush();
+    if (!batch.empty()) {
+      for (std::size_t i = 0; i < sources.size(); ++i) {
+        drop_moved.bind(1, sources[i].gen).bind_blob(2, key_of(batch.back())).run();
+        if (const auto& rest = rests[i]) {
+          insert_rest.bind(1, sources[i].gen).bind_blob(2, rest->head).bind(3, rest->idx);
+          if (rest->more.empty())
+            insert_rest.bind_null(4);
+          else
+            insert_rest.bind_blob(4, rest->more);
+          insert_rest.run();
+        }
+      }
+    }
     moved += static_cast<std::int64_t>(batch.size());
   }
   if (filter) filter->flush();
@@ -426,9 +708,9 @@ void HashRuns::seal_run(std::int64_t gen, std::int64_t rows) {
 
 void HashRuns::write_filter_of(std::int64_t gen, std::int64_t rows, bool complete) {
   FilterWriter filter(db_, table_, gen, rows);
-  auto keys = db_.prepare(named("SELECT KEY FROM TABLE WHERE gen = ? ORDER BY KEY").c_str());
-  keys.bind(1, gen);
-  while (keys.step()) filter.add(keys.blob(0));
+  RunReader keys(db_, named(kSelectRun));
+  for (keys.start(gen); keys.has_entry(); keys.next()) filter.add(keys.key());
+  keys.reset();
   filter.flush();
   if (complete) mark_filter_complete(gen);
 }
@@ -508,6 +790,59 @@ void HashRuns::maintain_runs() {
     }
   }
   add_run.bind(1, next).bind(2, 0).run();  // the new open run
+}
+
+namespace run_blocks {
+
+void append(std::vector<std::uint8_t>& more, std::span<const std::uint8_t> key, std::int64_t idx) {
+  more.insert(more.end(), key.begin(), key.end());
+  auto value = static_cast<std::uint64_t>(idx);
+  for (; value >= 0x80; value >>= 7) more.push_back(static_cast<std::uint8_t>(value | 0x80));
+  more.push_back(static_cast<std::uint8_t>(value));
+}
+
+bool visit(std::span<const std::uint8_t> more, std::size_t key_size,
+           const std::function<void(std::span<const std::uint8_t> key, std::int64_t idx)>& entry) {
+  PackedEntries entries(more, key_size);
+  std::span<const std::uint8_t> key;
+  std::int64_t idx = 0;
+  while (entries.next(key, idx)) entry(key, idx);
+  return !entries.malformed();
+}
+
+std::optional<std::int64_t> find(std::span<const std::uint8_t> more, std::span<const std::uint8_t> key) {
+  PackedEntries entries(more, key.size());
+  std::span<const std::uint8_t> k;
+  std::int64_t idx = 0;
+  while (entries.next(k, idx)) {
+    auto order = std::lexicographical_compare_three_way(k.begin(), k.end(), key.begin(), key.end());
+    if (order == 0) return idx;
+    if (order > 0) break;
+  }
+  return std::nullopt;
+}
+
+}  // namespace run_blocks
+
+void register_run_functions(sql::Database& db) {
+  auto call = [](sqlite3_context* ctx, int, sqlite3_value** args) {
+    auto blob_of = [](sqlite3_value* v) {
+      return std::span<const std::uint8_t>(static_cast<const std::uint8_t*>(sqlite3_value_blob(v)),
+                                           static_cast<std::size_t>(sqlite3_value_bytes(v)));
+    };
+    if (sqlite3_value_type(args[0]) == SQLITE_NULL || sqlite3_value_type(args[1]) == SQLITE_NULL)
+      return sqlite3_result_null(ctx);
+    auto more = blob_of(args[0]);
+    auto key = blob_of(args[1]);
+    if (auto idx = run_blocks::find(more, key))
+      sqlite3_result_int64(ctx, *idx);
+    else
+      sqlite3_result_null(ctx);
+  };
+  if (sqlite3_create_function_v2(db.handle(), "run_block_find", 2,
+                                 SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, nullptr, call, nullptr, nullptr,
+                                 nullptr) != SQLITE_OK)
+    throw Error(ExitCode::environment, "cannot register the run_block_find SQL function");
 }
 
 }  // namespace medtrail

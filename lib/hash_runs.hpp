@@ -10,10 +10,16 @@
 // O(log n) times in sequential writes instead of dirtying a page per commit; a lookup costs
 // one B-tree seek per run, and there are at most log2(n / kOpenRunRows) + 2 runs.
 //
-// Storage: a WITHOUT ROWID table TABLE(gen, KEY, idx) with PRIMARY KEY(gen, KEY), and one row
-// per run in hash_runs(tbl, gen, rows); the open run is the one with the largest gen. Every
-// lookup reads the run list in the same statement, so any number of HashRuns objects on one
-// connection, and other processes, always see the current runs.
+// Storage: a WITHOUT ROWID table TABLE(gen, KEY, idx, more) with PRIMARY KEY(gen, KEY), and one
+// row per run in hash_runs(tbl, gen, rows); the open run is the one with the largest gen. Every
+// lookup reads the run list and the runs in one snapshot, so any number of HashRuns objects on
+// one connection, and other processes, always see the current runs.
+//
+// Packed blocks (schema 17): the open run has a row per key, but a merge writes its run as
+// blocks of up to 48 keys, a row each: the first key and index in KEY and idx, the others packed
+// in `more` (docs/FORMATS.md). Moving a key through a merge then costs a few bytes appended to a
+// buffer instead of a B-tree insert and a delete, which were most of ingest's merge time; a
+// lookup seeks the last row whose KEY is not above the key and reads its block.
 //
 // Large merges run in slices, so that no commit holds the write lock for a whole merge (in
 // one go, a 2M-key merge took up to 2.5 s; an 8M-key one would take about 10 s, past other
@@ -113,6 +119,22 @@ class RunFilterCache {
   std::vector<std::size_t> to_seek_;
 };
 
+// The entries packed in a merged run's block (`more`, schema 17; docs/FORMATS.md).
+namespace run_blocks {
+// Appends one entry: the key, then its index as an unsigned LEB128.
+void append(std::vector<std::uint8_t>& more, std::span<const std::uint8_t> key, std::int64_t idx);
+// Visits the entries in order, each key `key_size` bytes long; false when the bytes end
+// malformed (the entries before the fault have been visited).
+bool visit(std::span<const std::uint8_t> more, std::size_t key_size,
+           const std::function<void(std::span<const std::uint8_t> key, std::int64_t idx)>& entry);
+// The index of `key` among entries in key order, if there.
+std::optional<std::int64_t> find(std::span<const std::uint8_t> more, std::span<const std::uint8_t> key);
+}  // namespace run_blocks
+
+// Registers run_block_find(more, key) on a connection: the leaf index of `key` among the
+// entries a block of a merged run packs in `more`, or NULL (kRecordIdLookup uses it).
+void register_run_functions(sql::Database& db);
+
 class HashRuns {
  public:
   // Keys the open run takes before it is sealed. Its pages (~500 of them) are then few
@@ -148,13 +170,14 @@ class HashRuns {
   std::uint64_t runs_sought() const { return runs_sought_; }
   // Leaf indexes of keys in [low, high], at most `limit` of them (in no particular order).
   std::vector<std::uint64_t> range(std::span<const std::uint8_t> low, std::span<const std::uint8_t> high, int limit);
-  // Every (key, idx) row of the live runs, in no particular order: what lookups can see.
-  sql::Statement entries();
-  // Every (key, idx) of the live runs, as entries() gives them, with the run's gen and whether
+  // Every (key, idx) of the live runs, run by run in key order, with the run's gen and whether
   // its filter holds the key (true for a run without a complete filter). A key its filter
-  // lacks would be a replay that ingest reports as new; verify looks for them.
-  void scan(const std::function<void(std::span<const std::uint8_t> key, std::uint64_t idx, std::int64_t gen,
-                                     bool filter_holds)>& visit);
+  // lacks would be a replay that ingest reports as new; verify looks for them. Returns how
+  // many blocks or entries are damaged so that lookups would miss keys the scan still
+  // visits: malformed packed bytes, keys out of order, a repeated key packed inside a block,
+  // packed entries in the open run.
+  std::uint64_t scan(const std::function<void(std::span<const std::uint8_t> key, std::uint64_t idx, std::int64_t gen,
+                                              bool filter_holds)>& visit);
   // Removes the key from every run (erasure); inside a write transaction.
   void erase(std::span<const std::uint8_t> key);
   // Advances a sliced merge, seals the open run if it is full and merges runs by the
@@ -195,11 +218,14 @@ class HashRuns {
   std::string table_;
   std::string key_column_;
   Tuning tuning_;
+  // The key's index in run `gen`: one seek for the block that would hold it.
+  std::optional<std::uint64_t> find_in_gen(std::int64_t gen, std::span<const std::uint8_t> key);
+
   sql::Statement insert_;
-  sql::Statement find_;
+  sql::Statement list_gens_;
+  sql::Statement seek_block_;
   RunFilterCache* filters_;
-  std::optional<sql::Statement> find_in_run_;       // with filters: one (gen, key) seek
-  std::optional<sql::Statement> find_in_open_run_;  // ... and the open run's, with the largest gen
+  std::optional<sql::Statement> find_in_open_run_;  // with filters: the open run's seek, with the largest gen
   std::uint64_t runs_sought_ = 0;
   std::int64_t inserts_since_check_ = 0;
 };

@@ -253,6 +253,13 @@ INSERT INTO replay_tags_v16(gen, tag, idx) SELECT gen, substr(tag, 1, 12), idx F
 DROP TABLE replay_tags;
 ALTER TABLE replay_tags_v16 RENAME TO replay_tags;
 )sql",
+    // 17: merges write their runs as packed blocks (lib/hash_runs.hpp): a row keeps its first
+    // key and index in KEY and idx and the block's further entries in `more`. Existing rows
+    // are blocks of one entry and stay as they are.
+    R"sql(
+ALTER TABLE record_ids ADD COLUMN more BLOB;
+ALTER TABLE replay_tags ADD COLUMN more BLOB;
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 static_assert(kMigrationCount == kSchemaVersion);
@@ -582,6 +589,7 @@ Ledger::Ledger(std::unique_ptr<sql::Database> db)
   if (sqlite3_create_function_v2(db_->handle(), "reading_of", 6, SQLITE_UTF8, reading_source_.get(), call, nullptr,
                                  nullptr, nullptr) != SQLITE_OK)
     throw Error(ExitCode::environment, "cannot register the reading_of SQL function");
+  register_run_functions(*db_);
 }
 
 void Ledger::migrate() {

@@ -43,7 +43,7 @@
 
 namespace medtrail {
 
-inline constexpr int kSchemaVersion = 16;
+inline constexpr int kSchemaVersion = 17;
 // Tree hashes are stored for every 4th level only (schema 12); see Ledger::hash_getter.
 inline constexpr int kStoredNodeLevelStep = 4;
 constexpr bool is_stored_node_level(int level) { return level > 0 && level % kStoredNodeLevelStep == 0; }
@@ -56,12 +56,15 @@ inline constexpr int kBlockVersion = 1;
 inline constexpr std::size_t kRecordIdKeyBytes = 8;
 inline std::span<const std::uint8_t> record_id_key(const Hash& id) { return std::span(id).first(kRecordIdKeyBytes); }
 
-// Finds a record's leaf index by its full id (bind the 32-byte id as parameter 1); one seek per
-// run of lib/hash_runs.hpp, then the leaf's own id. Statements that must look ids up in bulk
+// Finds a record's leaf index by its full id (bind the 32-byte id as parameter 1); per run of
+// lib/hash_runs.hpp one seek for the block that would hold the id's key (its head, or an entry
+// packed in `more`, read by run_block_find), then the leaf's own id. Statements that must look ids up in bulk
 // prepare this once. It uses ?1 twice: embed it only where it is the sole parameter.
 inline constexpr const char* kRecordIdLookup =
-    "SELECT t.idx FROM hash_runs r CROSS JOIN record_ids t ON t.gen = r.gen CROSS JOIN leaves l ON l.idx = t.idx "
-    "WHERE r.tbl = 'record_ids' AND t.id = substr(?1, 1, 8) AND l.id = ?1 LIMIT 1";
+    "SELECT l.idx FROM hash_runs r CROSS JOIN record_ids t ON t.gen = r.gen AND t.id = "
+    "(SELECT id FROM record_ids WHERE gen = r.gen AND id <= substr(?1, 1, 8) ORDER BY id DESC LIMIT 1) "
+    "CROSS JOIN leaves l ON l.idx = iif(t.id = substr(?1, 1, 8), t.idx, run_block_find(t.more, substr(?1, 1, 8))) "
+    "WHERE r.tbl = 'record_ids' AND l.id = ?1 LIMIT 1";
 
 // leaves.kind_code (schema 15): part of the file format, never renumbered. A code outside the
 // list (a tampered file, or a kind no release wrote) reads as the kind "unknown-<code>", whose

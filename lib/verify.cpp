@@ -210,6 +210,7 @@ struct MapDigest {
 // that their run's filter lacks (replay tags): at most a few of those, and how many.
 struct RunsContent {
   MapDigest map;
+  std::uint64_t damaged = 0;  // HashRuns::scan's count: keys that lookups would miss
   std::uint64_t filter_misses = 0;
   std::vector<std::string> first_misses;
 };
@@ -219,15 +220,16 @@ struct ScanStopped : std::exception {};
 RunsContent content_of_runs(sql::Database& db, const char* table, const char* key_column,
                             const std::atomic<bool>* stop = nullptr) {
   RunsContent out;
-  HashRuns(db, table, key_column)
-      .scan([&](std::span<const std::uint8_t> key, std::uint64_t idx, std::int64_t gen, bool filter_holds) {
-        if (stop && stop->load(std::memory_order_relaxed)) throw ScanStopped();
-        out.map.add(MapDigest::entry(key, idx));
-        if (filter_holds) return;
-        if (++out.filter_misses <= 3)
-          out.first_misses.push_back("tag " + to_hex(key) + " of record " + std::to_string(idx) + " (run " +
-                                     std::to_string(gen) + ")");
-      });
+  out.damaged =
+      HashRuns(db, table, key_column)
+          .scan([&](std::span<const std::uint8_t> key, std::uint64_t idx, std::int64_t gen, bool filter_holds) {
+            if (stop && stop->load(std::memory_order_relaxed)) throw ScanStopped();
+            out.map.add(MapDigest::entry(key, idx));
+            if (filter_holds) return;
+            if (++out.filter_misses <= 3)
+              out.first_misses.push_back("tag " + to_hex(key) + " of record " + std::to_string(idx) + " (run " +
+                                         std::to_string(gen) + ")");
+          });
   return out;
 }
 
@@ -814,8 +816,13 @@ VerifySummary verify_ledger(Ledger& ledger, const VerifyOptions& options, const 
   auto ahead = runs_ahead.take();
   auto runs_check = [&](std::size_t which, const char* table, const char* key_column, const MapDigest& logged,
                         const char* what) {
-    if (ahead && (*ahead)[which].filter_misses == 0 && (*ahead)[which].map == logged) return;
+    if (ahead && (*ahead)[which].filter_misses == 0 && (*ahead)[which].damaged == 0 && (*ahead)[which].map == logged)
+      return;
     auto content = content_of_runs(ledger.db(), table, key_column);
+    if (content.damaged > 0)
+      report(finding(std::string(table) == "record_ids" ? "id_index" : "replay_index",
+                     "the " + std::string(table) + " runs hold " + std::to_string(content.damaged) +
+                         " malformed or misplaced block(s) or entries: lookups would miss keys they hold"));
     if (content.filter_misses > 0) {
       std::string examples;
       for (const auto& e : content.first_misses) examples += (examples.empty() ? "" : ", ") + e;

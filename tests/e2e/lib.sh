@@ -60,11 +60,15 @@ corrupt_hash() {
   jq -c "$1 |= ((if startswith(\"00\") then \"ff\" else \"00\" end) + .[2:])" "$2" > "$3"
 }
 
+# SQL that takes a current ledger back to schema 16 (before migration 17: merged runs packed in
+# blocks). Only for ledgers too small for any merge, whose runs have no packed entries.
+UNDO_SCHEMA_17="ALTER TABLE record_ids DROP COLUMN more; ALTER TABLE replay_tags DROP COLUMN more;"
+
 # SQL that takes a current ledger back to schema 15 (before migration 16: 16-byte replay tags).
 # The 4 bytes migration 16 cut are gone; any 4 do, as it cuts them again. The filters stay: the
 # migration writes them all again.
 # (|| makes text of blobs, which length() and substr() would cut at a zero byte: cast back.)
-UNDO_SCHEMA_16="UPDATE payloads SET replay_tag = CAST(replay_tag || x'5a5a5a5a' AS BLOB) WHERE replay_tag IS NOT NULL;
+UNDO_SCHEMA_16="$UNDO_SCHEMA_17 UPDATE payloads SET replay_tag = CAST(replay_tag || x'5a5a5a5a' AS BLOB) WHERE replay_tag IS NOT NULL;
   UPDATE replay_tags SET tag = CAST(tag || x'5a5a5a5a' AS BLOB);"
 
 # SQL that takes a current ledger back to schema 14 (before migration 15: device names, types

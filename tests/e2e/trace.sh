@@ -202,6 +202,14 @@ expect_exit 0 mt ingest --db v15.db --key keys/gw-1.key scenario.ndjson
 check "every reading of a replay is a duplicate after migration 16" test "$(jq -r .status out.txt | sort -u)" = duplicate
 check "and nothing was added" test "$(sqlite3 v15.db 'SELECT count(*) FROM leaves')" = "$leaves_before"
 
+# A schema-16 ledger's runs have no `more` column; the next writer adds it (migration 17), and
+# ids and replays are still found.
+older_copy 16 "$UNDO_SCHEMA_17"
+migrated 16
+expect_exit 0 mt ingest --db v16.db --key keys/gw-1.key scenario.ndjson
+check "every reading of a replay is a duplicate after migration 17" test "$(jq -r .status out.txt | sort -u)" = duplicate
+expect_exit 0 mt prove --db v16.db "$D"
+
 # A schema-3 ledger kept positions in an R*Tree; the next writer moves them to the grid.
 older_copy 3 "$UNDO_SCHEMA_8 CREATE VIRTUAL TABLE old_positions USING rtree_i32(idx, t_min, t_max, lat_min, lat_max, lon_min, lon_max);
   INSERT INTO old_positions SELECT idx, t_s, t_s, lat, lat, lon, lon FROM positions;

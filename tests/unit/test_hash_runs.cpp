@@ -32,15 +32,25 @@ struct RunsDb {
     while (stmt.step()) out.emplace_back(stmt.integer(0), stmt.integer(1));
     return out;
   }
+  // Keys a run holds (a row of a merged run packs up to 48 of them).
   std::int64_t rows_of(std::int64_t gen) {
-    auto stmt = db().prepare("SELECT count(*) FROM replay_tags WHERE gen = ?");
-    stmt.bind(1, gen);
-    stmt.step();
-    return stmt.integer(0);
+    std::int64_t keys = 0;
+    CHECK(HashRuns(db(), "replay_tags", "tag").scan([&](auto, auto, std::int64_t g, bool) { keys += g == gen; }) == 0);
+    return keys;
   }
 };
 
 Hash key_of(std::uint64_t n) { return crypto::sha256(std::to_string(n)); }
+// Keys as long as the runs keep them: 12-byte replay tags, 8-byte record-id prefixes.
+template <std::size_t N>
+std::array<std::uint8_t, N> prefix_of(std::uint64_t n) {
+  const auto whole = key_of(n);
+  std::array<std::uint8_t, N> out{};
+  std::copy_n(whole.begin(), N, out.begin());
+  return out;
+}
+std::array<std::uint8_t, 12> tag_of(std::uint64_t n) { return prefix_of<12>(n); }
+std::array<std::uint8_t, 8> id_key_of(std::uint64_t n) { return prefix_of<8>(n); }
 
 }  // namespace
 
@@ -170,8 +180,7 @@ TEST_CASE("large merges run in slices and every key stays in exactly one live ru
     // Every key inserted so far is live exactly once (what verify's digest relies on) and found.
     HashRuns reader(t.db(), "replay_tags", "tag", tuning);
     std::map<std::uint64_t, int> seen;
-    auto rows = reader.entries();
-    while (rows.step()) ++seen[static_cast<std::uint64_t>(rows.integer(1))];
+    REQUIRE(reader.scan([&](auto, std::uint64_t idx, auto, bool) { ++seen[idx]; }) == 0);
     REQUIRE(seen.size() == inserted - (erased ? 1 : 0));
     for (auto [idx, times] : seen) REQUIRE(times == 1);
     for (std::uint64_t i = 0; i < inserted; i += 37)
@@ -363,4 +372,125 @@ TEST_CASE("filters written again hold every key, a merge under way's too, and st
   HashRuns filtered(t.db(), "replay_tags", "tag", tuning, &cache);
   filtered.maintain();
   for (std::uint64_t i = 0; i < inserted; i += 7) REQUIRE(filtered.find(key_of(i)) == std::optional<std::uint64_t>(i));
+}
+
+namespace {
+
+std::int64_t count_of(RunsDb& t, const char* sql) {
+  auto stmt = t.db().prepare(sql);
+  stmt.step();
+  return stmt.integer(0);
+}
+
+std::uint64_t damage(RunsDb& t, const char* table, const char* key_column) {
+  return HashRuns(t.db(), table, key_column).scan([](auto, auto, auto, bool) {});
+}
+
+}  // namespace
+
+TEST_CASE("merged runs are packed in blocks that lookups, ranges and erasure read whole", "[hash_runs]") {
+  RunsDb t;
+  const HashRuns::Tuning tuning{.open_run_rows = 256, .sliced_merge_rows = 4096, .merge_slices = 8};
+  constexpr std::uint64_t total = 3000;
+  {
+    sql::WriteTransaction tx(t.db());
+    HashRuns runs(t.db(), "replay_tags", "tag", tuning);
+    for (std::uint64_t i = 0; i < total; ++i) runs.insert(tag_of(i), i);
+    tx.commit();
+  }
+  // Merged keys sit 48 to a row; only the open run keeps a row per key.
+  const auto rows = count_of(t, "SELECT count(*) FROM replay_tags");
+  CHECK(rows < static_cast<std::int64_t>(total) / 4);
+  CHECK(count_of(t, "SELECT max(length(more)) FROM replay_tags") <= 47 * 16);
+  CHECK(damage(t, "replay_tags", "tag") == 0);
+
+  sql::WriteTransaction tx(t.db());
+  HashRuns runs(t.db(), "replay_tags", "tag", tuning);
+  for (std::uint64_t i = 0; i < total; ++i) REQUIRE(runs.find(tag_of(i)) == std::optional<std::uint64_t>(i));
+  std::array<std::uint8_t, 12> low{}, high{};
+  high.fill(0xff);
+  CHECK(runs.range(low, high, static_cast<int>(total) + 1).size() == total);
+
+  // Erase a block's head and an entry packed behind another head: both gone, their neighbours kept.
+  auto packed_row =
+      t.db().prepare("SELECT tag, idx, more FROM replay_tags WHERE more IS NOT NULL ORDER BY gen, tag LIMIT 2");
+  REQUIRE(packed_row.step());
+  const auto head_idx = static_cast<std::uint64_t>(packed_row.integer(1));
+  REQUIRE(packed_row.step());
+  std::optional<std::int64_t> inner_idx;
+  run_blocks::visit(packed_row.blob(2), 12, [&](auto, std::int64_t idx) { inner_idx = inner_idx.value_or(idx); });
+  packed_row.reset();
+  REQUIRE(inner_idx);
+  const auto inner = static_cast<std::uint64_t>(*inner_idx);
+  runs.erase(tag_of(head_idx));
+  runs.erase(tag_of(inner));
+  CHECK(runs.find(tag_of(head_idx)) == std::nullopt);
+  CHECK(runs.find(tag_of(inner)) == std::nullopt);
+  std::uint64_t seen = 0;
+  CHECK(runs.scan([&](auto, auto, auto, bool) { ++seen; }) == 0);
+  CHECK(seen == total - 2);
+  for (std::uint64_t i = 0; i < total; ++i)
+    if (i != head_idx && i != inner) REQUIRE(runs.find(tag_of(i)) == std::optional<std::uint64_t>(i));
+}
+
+TEST_CASE("a key repeated in a run stays a row of its own, so SQL finds every copy", "[hash_runs]") {
+  RunsDb t;
+  const HashRuns::Tuning tuning{.open_run_rows = 64, .sliced_merge_rows = 4096, .merge_slices = 8};
+  const auto shared = id_key_of(7);
+  {
+    sql::WriteTransaction tx(t.db());
+    HashRuns runs(t.db(), "record_ids", "id", tuning);
+    for (std::uint64_t i = 0; i < 1000; ++i) {
+      runs.insert(id_key_of(i + 100), i + 100);
+      if (i == 10 || i == 500) runs.insert(shared, i);  // two ids sharing their first 8 bytes
+    }
+    tx.commit();
+  }
+  auto copies = t.db().prepare("SELECT count(*) FROM record_ids WHERE id = ? AND more IS NULL");
+  copies.bind_blob(1, shared);
+  copies.step();
+  CHECK(copies.integer(0) == 2);
+  copies.reset();
+  CHECK(count_of(t, "SELECT count(*) FROM record_ids WHERE more IS NOT NULL") > 0);
+  CHECK(damage(t, "record_ids", "id") == 0);
+  auto found = HashRuns(t.db(), "record_ids", "id").range(shared, shared, 10);
+  CHECK(std::multiset<std::uint64_t>(found.begin(), found.end()) == std::multiset<std::uint64_t>{10, 500});
+}
+
+TEST_CASE("scan counts blocks that would hide keys from lookups", "[hash_runs]") {
+  RunsDb t;
+  const HashRuns::Tuning tuning{.open_run_rows = 256, .sliced_merge_rows = 4096, .merge_slices = 8};
+  {
+    sql::WriteTransaction tx(t.db());
+    HashRuns runs(t.db(), "replay_tags", "tag", tuning);
+    for (std::uint64_t i = 0; i < 1200; ++i) runs.insert(tag_of(i), i);
+    tx.commit();
+  }
+  REQUIRE(damage(t, "replay_tags", "tag") == 0);
+  const auto keys_seen = [&] {
+    std::uint64_t n = 0;
+    HashRuns(t.db(), "replay_tags", "tag").scan([&](auto, auto, auto, bool) { ++n; });
+    return n;
+  };
+  const auto before = keys_seen();
+  // The packed entries of two blocks swapped: the same keys, out of order.
+  t.db().exec(
+      "SAVEPOINT s; CREATE TEMP TABLE two AS SELECT gen, tag, more FROM replay_tags WHERE more IS NOT NULL "
+      "ORDER BY gen, tag LIMIT 2; UPDATE replay_tags SET more = (SELECT more FROM two WHERE two.gen = "
+      "replay_tags.gen AND two.tag <> replay_tags.tag) WHERE (gen, tag) IN (SELECT gen, tag FROM two);");
+  CHECK(keys_seen() == before);
+  CHECK(damage(t, "replay_tags", "tag") > 0);
+  t.db().exec("ROLLBACK TO s; RELEASE s;");
+  // A block cut in the middle of an entry.
+  t.db().exec("SAVEPOINT s; UPDATE replay_tags SET more = substr(more, 1, length(more) - 1) WHERE more IS NOT NULL;");
+  CHECK(damage(t, "replay_tags", "tag") > 0);
+  t.db().exec("ROLLBACK TO s; RELEASE s;");
+  // Packed entries in the open run, which lookups seek by its row keys only.
+  t.db().exec(
+      "SAVEPOINT s; UPDATE replay_tags SET more = (SELECT more FROM replay_tags WHERE more IS NOT NULL LIMIT 1) "
+      "WHERE gen = (SELECT max(gen) FROM hash_runs WHERE tbl = 'replay_tags') AND tag = "
+      "(SELECT max(tag) FROM replay_tags WHERE gen = (SELECT max(gen) FROM hash_runs WHERE tbl = 'replay_tags'));");
+  CHECK(damage(t, "replay_tags", "tag") > 0);
+  t.db().exec("ROLLBACK TO s; RELEASE s;");
+  CHECK(damage(t, "replay_tags", "tag") == 0);
 }
