@@ -342,11 +342,6 @@ HashRuns::HashRuns(sql::Database& db, const char* table, const char* key_column,
       table_(table),
       key_column_(key_column),
       tuning_(tuning),
-      insert_(db.prepare(named("INSERT INTO TABLE(gen, KEY, idx) VALUES "
-                               "((SELECT max(gen) FROM hash_runs WHERE tbl = 'TABLE'), ?, ?)")
-                             .c_str())),
-      list_gens_(db.prepare(named("SELECT gen FROM hash_runs WHERE tbl = 'TABLE' ORDER BY gen DESC").c_str())),
-      seek_block_(db.prepare(named(kSeekBlock).c_str())),
       filters_(keeps_filters(table) ? filters : nullptr) {
   // The open run is never packed (only merges write blocks), so it is sought for the key itself.
   if (filters_)
@@ -355,13 +350,30 @@ HashRuns::HashRuns(sql::Database& db, const char* table, const char* key_column,
                                              .c_str()));
 }
 
+sql::Statement& HashRuns::prepared(std::optional<sql::Statement>& slot, const char* sql) {
+  if (!slot) slot.emplace(db_.prepare(named(sql).c_str()));
+  return *slot;
+}
+
+std::vector<std::int64_t> HashRuns::live_gens() {
+  auto& list = prepared(list_gens_, "SELECT gen FROM hash_runs WHERE tbl = 'TABLE' ORDER BY gen DESC");
+  std::vector<std::int64_t> gens;
+  while (list.step()) gens.push_back(list.integer(0));
+  list.reset();
+  return gens;
+}
+
 void HashRuns::insert(std::span<const std::uint8_t> key, std::uint64_t index) {
-  insert_.bind_blob(1, key).bind(2, index).run();
+  prepared(insert_,
+           "INSERT INTO TABLE(gen, KEY, idx) VALUES ((SELECT max(gen) FROM hash_runs WHERE tbl = 'TABLE'), ?, ?)")
+      .bind_blob(1, key)
+      .bind(2, index)
+      .run();
   if (++inserts_since_check_ >= tuning_.open_run_rows / 8) maintain();
 }
 
 std::optional<std::uint64_t> HashRuns::find_in_gen(std::int64_t gen, std::span<const std::uint8_t> key) {
-  auto& seek = seek_block_;
+  auto& seek = prepared(seek_block_, kSeekBlock);
   seek.bind(1, gen).bind_blob(2, key);
   std::optional<std::uint64_t> found;
   if (seek.step())
@@ -389,9 +401,7 @@ std::optional<std::uint64_t> HashRuns::find(std::span<const std::uint8_t> key) {
   }
   // The run list and the runs from one snapshot: another process may merge between two statements.
   sql::ReadTransaction snapshot(db_);
-  std::vector<std::int64_t> gens;
-  while (list_gens_.step()) gens.push_back(list_gens_.integer(0));
-  list_gens_.reset();
+  const auto gens = live_gens();
   for (auto gen : gens)
     if (auto found = find_in_gen(gen, key)) return found;
   return std::nullopt;
@@ -400,15 +410,12 @@ std::optional<std::uint64_t> HashRuns::find(std::span<const std::uint8_t> key) {
 std::vector<std::uint64_t> HashRuns::range(std::span<const std::uint8_t> low, std::span<const std::uint8_t> high,
                                            int limit) {
   sql::ReadTransaction snapshot(db_);
-  std::vector<std::int64_t> gens;
-  while (list_gens_.step()) gens.push_back(list_gens_.integer(0));
-  list_gens_.reset();
+  const auto gens = live_gens();
   // Per run: the block before `low`, whose packed entries may reach into the range, then the
   // blocks whose heads are in it.
-  auto before = db_.prepare(named("SELECT KEY, idx, more FROM TABLE WHERE gen = ? AND KEY < ? "
-                                  "ORDER BY KEY DESC LIMIT 1")
-                                .c_str());
-  auto within = db_.prepare(named("SELECT KEY, idx, more FROM TABLE WHERE gen = ? AND KEY BETWEEN ? AND ?").c_str());
+  auto& before =
+      prepared(seek_before_, "SELECT KEY, idx, more FROM TABLE WHERE gen = ? AND KEY < ? ORDER BY KEY DESC LIMIT 1");
+  auto& within = prepared(seek_within_, "SELECT KEY, idx, more FROM TABLE WHERE gen = ? AND KEY BETWEEN ? AND ?");
   std::vector<std::uint64_t> out;
   auto in_range = [&](std::span<const std::uint8_t> key) {
     return !std::ranges::lexicographical_compare(key, low) && !std::ranges::lexicographical_compare(high, key);
@@ -507,24 +514,23 @@ std::uint64_t HashRuns::scan(
 }
 
 void HashRuns::erase(std::span<const std::uint8_t> key) {
-  std::vector<std::int64_t> gens;
-  while (list_gens_.step()) gens.push_back(list_gens_.integer(0));
-  list_gens_.reset();
+  const auto gens = live_gens();
   auto drop_row = db_.prepare(named("DELETE FROM TABLE WHERE gen = ? AND KEY = ? AND idx = ?").c_str());
   auto insert_row = db_.prepare(named("INSERT INTO TABLE(gen, KEY, idx, more) VALUES (?, ?, ?, ?)").c_str());
   auto set_more = db_.prepare(named("UPDATE TABLE SET more = ? WHERE gen = ? AND KEY = ? AND idx = ?").c_str());
+  auto& seek_block = prepared(seek_block_, kSeekBlock);
   for (auto gen : gens) {
     // Each pass removes one occurrence; a key occurs at most a few times in a run.
     for (;;) {
-      seek_block_.bind(1, gen).bind_blob(2, key);
-      if (!seek_block_.step()) {
-        seek_block_.reset();
+      seek_block.bind(1, gen).bind_blob(2, key);
+      if (!seek_block.step()) {
+        seek_block.reset();
         break;
       }
-      const std::vector<std::uint8_t> head(seek_block_.blob(0).begin(), seek_block_.blob(0).end());
-      const std::int64_t head_idx = seek_block_.integer(1);
-      const std::vector<std::uint8_t> more(seek_block_.blob(2).begin(), seek_block_.blob(2).end());
-      seek_block_.reset();
+      const std::vector<std::uint8_t> head(seek_block.blob(0).begin(), seek_block.blob(0).end());
+      const std::int64_t head_idx = seek_block.integer(1);
+      const std::vector<std::uint8_t> more(seek_block.blob(2).begin(), seek_block.blob(2).end());
+      seek_block.reset();
       if (std::ranges::equal(head, key)) {
         // The block's next entry, if any, becomes its head.
         drop_row.bind(1, gen).bind_blob(2, head).bind(3, head_idx).run();

@@ -221,9 +221,15 @@ class HashRuns {
   // The key's index in run `gen`: one seek for the block that would hold it.
   std::optional<std::uint64_t> find_in_gen(std::int64_t gen, std::span<const std::uint8_t> key);
 
-  sql::Statement insert_;
-  sql::Statement list_gens_;
-  sql::Statement seek_block_;
+  // Statements are prepared on first use: a lookup by record id (prove, show) builds a HashRuns
+  // for one range() call.
+  sql::Statement& prepared(std::optional<sql::Statement>& slot, const char* sql);
+  std::vector<std::int64_t> live_gens();  // newest first
+  std::optional<sql::Statement> insert_;
+  std::optional<sql::Statement> list_gens_;
+  std::optional<sql::Statement> seek_block_;
+  std::optional<sql::Statement> seek_before_;  // range(): the block before the range
+  std::optional<sql::Statement> seek_within_;  // ... and the blocks whose heads are in it
   RunFilterCache* filters_;
   std::optional<sql::Statement> find_in_open_run_;  // with filters: the open run's seek, with the largest gen
   std::uint64_t runs_sought_ = 0;
