@@ -144,6 +144,19 @@ std::optional<std::int64_t> find_in_block(const sql::Statement& row, std::span<c
   return run_blocks::find(row.blob(2), key);
 }
 
+constexpr const char* kInsertBlock = "INSERT INTO TABLE(gen, KEY, idx, more) VALUES (?, ?, ?, ?)";
+
+// Binds a block's packed entries: NULL for a block of one entry, as the open run's rows have.
+sql::Statement& bind_more(sql::Statement& stmt, int at, std::span<const std::uint8_t> more) {
+  return more.empty() ? stmt.bind_null(at) : stmt.bind_blob(at, more);
+}
+
+// One row of a run through a kInsertBlock statement.
+void insert_block(sql::Statement& insert, std::int64_t gen, std::span<const std::uint8_t> head, std::int64_t idx,
+                  std::span<const std::uint8_t> more) {
+  bind_more(insert.bind(1, gen).bind_blob(2, head).bind(3, idx), 4, more).run();
+}
+
 // Writes a merged run's blocks in key order.
 class BlockWriter {
  public:
@@ -162,12 +175,7 @@ class BlockWriter {
   }
   void flush() {
     if (entries_ == 0) return;
-    insert_.bind(1, gen_).bind_blob(2, head_).bind(3, head_idx_);
-    if (more_.empty())
-      insert_.bind_null(4);
-    else
-      insert_.bind_blob(4, more_);
-    insert_.run();
+    insert_block(insert_, gen_, head_, head_idx_, more_);
     entries_ = 0;
     more_.clear();
   }
@@ -516,7 +524,7 @@ std::uint64_t HashRuns::scan(
 void HashRuns::erase(std::span<const std::uint8_t> key) {
   const auto gens = live_gens();
   auto drop_row = db_.prepare(named("DELETE FROM TABLE WHERE gen = ? AND KEY = ? AND idx = ?").c_str());
-  auto insert_row = db_.prepare(named("INSERT INTO TABLE(gen, KEY, idx, more) VALUES (?, ?, ?, ?)").c_str());
+  auto insert_row = db_.prepare(named(kInsertBlock).c_str());
   auto set_more = db_.prepare(named("UPDATE TABLE SET more = ? WHERE gen = ? AND KEY = ? AND idx = ?").c_str());
   auto& seek_block = prepared(seek_block_, kSeekBlock);
   for (auto gen : gens) {
@@ -538,12 +546,7 @@ void HashRuns::erase(std::span<const std::uint8_t> key) {
         std::span<const std::uint8_t> next_key;
         std::int64_t next_idx = 0;
         if (entries.next(next_key, next_idx)) {
-          insert_row.bind(1, gen).bind_blob(2, next_key).bind(3, next_idx);
-          if (entries.rest().empty())
-            insert_row.bind_null(4);
-          else
-            insert_row.bind_blob(4, entries.rest());
-          insert_row.run();
+          insert_block(insert_row, gen, next_key, next_idx, entries.rest());
         }
         continue;
       }
@@ -561,11 +564,7 @@ void HashRuns::erase(std::span<const std::uint8_t> key) {
         run_blocks::append(kept, k, idx);
       }
       if (!removed) break;
-      if (kept.empty())
-        set_more.bind_null(1);
-      else
-        set_more.bind_blob(1, kept);
-      set_more.bind(2, gen).bind_blob(3, head).bind(4, head_idx).run();
+      bind_more(set_more, 1, kept).bind(2, gen).bind_blob(3, head).bind(4, head_idx).run();
     }
   }
 }
@@ -596,9 +595,9 @@ bool HashRuns::merge_step(const Merge& merge, std::int64_t rows) {
     list.bind(1, merge.low).bind(2, merge.high).bind(3, merge.target);
     while (list.step()) sources.push_back({RunReader(db_, named(kSelectRun)), list.integer(0)});
   }
-  BlockWriter target(db_, named("INSERT INTO TABLE(gen, KEY, idx, more) VALUES (?, ?, ?, ?)"), merge.target);
+  BlockWriter target(db_, named(kInsertBlock), merge.target);
   auto drop_moved = db_.prepare(named("DELETE FROM TABLE WHERE gen = ? AND KEY <= ?").c_str());
-  auto insert_rest = db_.prepare(named("INSERT INTO TABLE(gen, KEY, idx, more) VALUES (?, ?, ?, ?)").c_str());
+  auto insert_rest = db_.prepare(named(kInsertBlock).c_str());
   std::optional<FilterWriter> filter;
   if (keeps_filters(table_)) filter.emplace(db_, table_, merge.target, merge.rows);
 
@@ -674,12 +673,7 @@ bool HashRuns::merge_step(const Merge& merge, std::int64_t rows) {
       for (std::size_t i = 0; i < sources.size(); ++i) {
         drop_moved.bind(1, sources[i].gen).bind_blob(2, key_of(batch.back())).run();
         if (const auto& rest = rests[i]) {
-          insert_rest.bind(1, sources[i].gen).bind_blob(2, rest->head).bind(3, rest->idx);
-          if (rest->more.empty())
-            insert_rest.bind_null(4);
-          else
-            insert_rest.bind_blob(4, rest->more);
-          insert_rest.run();
+          insert_block(insert_rest, sources[i].gen, rest->head, rest->idx, rest->more);
         }
       }
     }
