@@ -47,6 +47,17 @@ struct Prepared {
   // seals again only if that changed in between.
   std::optional<payload_crypto::Sealed> sealed;
   std::string ciphertext_sha256;
+  // The leaf, hashed, as the worker could build it: the commit adds derived_from links (which
+  // need the ledger) and then hashes again. Received is when the worker took the batch.
+  LeafRow row;
+  Bytes owner_wrap;  // the data key wrapped to the owner for row.id (encrypted ledgers)
+};
+
+// What the worker hands the commit: the batch and, on an encrypted ledger, the wrapper (one
+// ephemeral X25519 key per batch, as the commit made before) of the data keys' owner wraps.
+struct PreparedBatch {
+  std::vector<Prepared> items;
+  std::unique_ptr<payload_crypto::KeyWrapper> owner_wrapper;
 };
 
 void seal_payload(Prepared& p) {
@@ -83,10 +94,11 @@ struct Ingestor::Impl {
   IngestEvents events;
   IngestStats stats;
   std::string gateway_key_id;
+  std::optional<PublicKey> owner;  // encrypted ledgers: the owner's encryption key (leaf 0's)
   bool sealing = false;  // the ledger encrypted payloads at the last commit
   std::vector<Input> incoming;
   std::int64_t incoming_started_ms = 0;
-  std::future<std::vector<Prepared>> preparing;  // the batch before `incoming`
+  std::future<PreparedBatch> preparing;  // the batch before `incoming`
   std::int64_t preparing_started_ms = 0;
   // Atomic mode: one transaction for the whole run; receipts wait in a spool file.
   std::unique_ptr<sql::WriteTransaction> atomic_tx;
@@ -97,7 +109,8 @@ struct Ingestor::Impl {
       : ledger(l), gateway(g), data_key(d), options(std::move(o)), events(std::move(e)) {
     gateway_key_id = gateway.identity().key_id();
     ledger.cache_replay_filters();                     // every accepted reading looks its replay tag up
-    sealing = privacy::owner_key(ledger).has_value();  // what PayloadSealer::enabled() will say
+    owner = privacy::owner_key(ledger);
+    sealing = owner.has_value();  // what PayloadSealer::enabled() will say
     if (options.atomic) {
       spool = std::tmpfile();
       if (!spool) throw Error(ExitCode::environment, "cannot create a temporary file for --atomic receipts");
@@ -128,8 +141,29 @@ struct Ingestor::Impl {
       drain();
   }
 
+  // The reading's leaf as far as the worker knows it; `links` are derived_from's ids.
+  LeafRow reading_row(const Prepared& p, std::int64_t received_ms, const std::vector<std::string>& links = {}) const {
+    LeafRow row;
+    row.kind = "reading";
+    row.device = p.reading.device;
+    row.gateway = gateway_key_id;
+    row.time_ms = p.reading.time_ms;
+    row.received_ms = received_ms;
+    row.type = p.reading.type;
+    row.commitment = p.commitment;
+    row.subject = p.subject;
+    if (!links.empty() || p.file_sha256 || p.sealed) {
+      row.extra = json::object();
+      if (!links.empty()) row.extra["derived_from"] = links;
+      if (p.file_sha256) row.extra["file_sha256"] = *p.file_sha256;
+      if (p.sealed) row.extra["ciphertext_sha256"] = p.ciphertext_sha256;
+    }
+    return row;
+  }
+
   // Worker side. Touches neither the database nor anything the calling thread changes.
-  Prepared prepare(Input& input, bool seal) const {
+  Prepared prepare(Input& input, bool seal, std::int64_t received_ms,
+                   const payload_crypto::KeyWrapper* owner_wrapper) const {
     Prepared p;
     p.source = std::move(input.source);
     p.line = input.line;
@@ -180,26 +214,31 @@ struct Ingestor::Impl {
     // type and time.
     p.stored = elide_envelope_members(p.canonical, {p.reading.device, p.reading.type, p.reading.time_ms});
     if (seal) seal_payload(p);
+    p.row = reading_row(p, received_ms);
+    p.row.id = leaf_hash_of(p.row);
+    if (owner_wrapper && p.sealed) p.owner_wrap = owner_wrapper->wrap(p.sealed->dek, p.row.id);
     return p;
   }
 
-  std::vector<Prepared> prepare_all(std::vector<Input> batch, bool seal) const {
-    std::vector<Prepared> out;
-    out.reserve(batch.size());
-    for (auto& input : batch) out.push_back(prepare(input, seal));
+  PreparedBatch prepare_all(std::vector<Input> batch, bool seal) const {
+    PreparedBatch out;
+    const std::int64_t received_ms = now_unix_ms();
+    if (seal && owner) out.owner_wrapper = std::make_unique<payload_crypto::KeyWrapper>(*owner);
+    out.items.reserve(batch.size());
+    for (auto& input : batch) out.items.push_back(prepare(input, seal, received_ms, out.owner_wrapper.get()));
     return out;
   }
 
   // Hands the incoming batch to the worker and commits the one it prepared before.
   void advance() {
-    std::vector<Prepared> ready;
+    PreparedBatch ready;
     if (preparing.valid()) ready = preparing.get();
     if (!incoming.empty()) {
       preparing_started_ms = incoming_started_ms;
       preparing = std::async(std::launch::async, &Impl::prepare_all, this, std::move(incoming), sealing);
       incoming.clear();
     }
-    if (!ready.empty()) commit(ready);
+    if (!ready.items.empty()) commit(ready);
   }
 
   // Commits everything waiting, on the calling thread.
@@ -220,7 +259,7 @@ struct Ingestor::Impl {
     return incoming.empty() ? -1 : incoming_started_ms;
   }
 
-  void commit(std::vector<Prepared>& chunk) {
+  void commit(PreparedBatch& chunk) {
     if (options.atomic) {
       if (!atomic_tx) {
         atomic_tx = std::make_unique<sql::WriteTransaction>(ledger.db());
@@ -263,7 +302,7 @@ struct Ingestor::Impl {
   }
 
   // Runs inside the caller's write transaction.
-  void commit_chunk(std::vector<Prepared>& chunk, Ledger::Appender& appender,
+  void commit_chunk(PreparedBatch& batch, Ledger::Appender& appender,
                     const std::function<void(const std::string&)>& receipt) {
     std::map<std::string, Identity> devices;
     for (auto& id : ledger.identities()) devices[id.name] = std::move(id);
@@ -273,7 +312,7 @@ struct Ingestor::Impl {
     std::int64_t received = now_unix_ms();
     std::uint64_t first = appender.size();
     merkle::Frontier seal_tree;
-    for (auto& p : chunk) {
+    for (auto& p : batch.items) {
       if (!p.rejection.empty()) {
         emit_rejection(p.source, p.line, p.rejection, p.locator);
         continue;
@@ -319,28 +358,26 @@ struct Ingestor::Impl {
         emit_rejection(p.source, p.line, link_error, p.locator);
         continue;
       }
-      LeafRow row;
-      row.kind = "reading";
-      row.device = p.reading.device;
-      row.gateway = gateway_key_id;
-      row.time_ms = p.reading.time_ms;
-      row.received_ms = received;
-      row.type = p.reading.type;
-      row.commitment = p.commitment;
-      row.subject = p.subject;
-      if (!links.empty() || p.file_sha256) {
-        row.extra = json::object();
-        if (!links.empty()) row.extra["derived_from"] = links;
-        if (p.file_sha256) row.extra["file_sha256"] = *p.file_sha256;
+      // The worker's leaf stands unless it lacks links or the ledger's encryption is not what
+      // the worker saw (it cannot change once init has decided it, but nothing here relies on that).
+      const bool reseal = sealer.enabled() != p.sealed.has_value();
+      if (reseal) {
+        if (sealer.enabled())
+          seal_payload(p);
+        else
+          p.sealed.reset();
       }
-      if (sealer.enabled()) {
-        if (!p.sealed) seal_payload(p);
-        if (!row.extra.is_object()) row.extra = json::object();
-        row.extra["ciphertext_sha256"] = p.ciphertext_sha256;
+      if (reseal || !links.empty()) {
+        p.row = reading_row(p, p.row.received_ms, links);
+        p.row.id = leaf_hash_of(p.row);
+        p.owner_wrap.clear();  // made for the old id
       }
-      auto index = appender.append(row);
-      if (sealer.enabled()) {
-        sealer.store(index, row, *p.sealed, p.replay_tag);
+      LeafRow& row = p.row;
+      auto index = appender.append_hashed(row);
+      if (p.sealed) {
+        std::optional<privacy::PayloadSealer::OwnerWrap> owner_wrap;
+        if (!p.owner_wrap.empty()) owner_wrap = {batch.owner_wrapper.get(), p.owner_wrap};
+        sealer.store(index, row, *p.sealed, p.replay_tag, owner_wrap);
         appender.replay_tags().insert(p.replay_tag, index);
       } else {
         appender.add_payload(index, p.salt, p.stored, p.replay_tag);

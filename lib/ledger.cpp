@@ -744,8 +744,14 @@ std::optional<std::uint64_t> Ledger::block_height_of(std::uint64_t index) {
 }
 
 LeafRow Ledger::leaf(std::uint64_t index) {
-  std::string sql = std::string("SELECT ") + kLeafColumns + " FROM leaves WHERE idx = ?";
-  auto stmt = db_->prepare(sql.c_str());
+  if (!leaf_at_)
+    leaf_at_.emplace(db_->prepare((std::string("SELECT ") + kLeafColumns + " FROM leaves WHERE idx = ?").c_str()));
+  auto& stmt = *leaf_at_;
+  // Reset on every way out, or the statement would hold its read transaction open.
+  struct ResetOnExit {
+    sql::Statement& stmt;
+    ~ResetOnExit() { stmt.reset(); }
+  } reset_on_exit{stmt};
   stmt.bind(1, index);
   if (!stmt.step()) throw Error(ExitCode::not_found, "no record at index " + std::to_string(index));
   return read_leaf_row(stmt, 0);
@@ -897,8 +903,12 @@ Ledger::Appender::Appender(Ledger& ledger)
 }
 
 std::uint64_t Ledger::Appender::append(LeafRow& row) {
-  row.index = frontier_.size();
   row.id = leaf_hash_of(row);
+  return append_hashed(row);
+}
+
+std::uint64_t Ledger::Appender::append_hashed(LeafRow& row) {
+  row.index = frontier_.size();
   auto& s = insert_leaf_;
   auto bind_label = [&](int at, const std::optional<std::string>& text) {
     if (text)

@@ -175,6 +175,9 @@ class Ledger {
     explicit Appender(Ledger& ledger);
     // Inserts the leaf (its id is computed here) and returns its index.
     std::uint64_t append(LeafRow& row);
+    // The same for a row whose id already is leaf_hash_of(row), computed off the writer's
+    // thread (ingest's preparing worker); the envelope holds no index, so it can be.
+    std::uint64_t append_hashed(LeafRow& row);
     // The clear payload of an appended reading, as elide_envelope_members gave it for the
     // leaf's envelope (lib/stored_reading.hpp).
     void add_payload(std::uint64_t index, std::span<const std::uint8_t> salt, const StoredReading& reading,
@@ -252,6 +255,9 @@ class Ledger {
   std::string data_key_id_;
   std::unique_ptr<ReadingSource> reading_source_;  // heap: SQLite holds its address across moves
   std::unique_ptr<RunFilterCache> replay_filters_;
+  // leaf() prepared once: ingest reports every duplicate of a replayed file with its leaf's id,
+  // and preparing the statement each time made a replay slower than the first ingest.
+  std::optional<sql::Statement> leaf_at_;
 };
 
 LeafRow read_leaf_row(sql::Statement& stmt, int first_column);

@@ -59,7 +59,7 @@ std::optional<Opened> open(std::span<const std::uint8_t> dek, std::span<const st
   return out;
 }
 
-KeyWrapper::KeyWrapper(const PublicKey& recipient) {
+KeyWrapper::KeyWrapper(const PublicKey& recipient) : recipient_(recipient) {
   auto agreement = x25519_agree_ephemeral(recipient);
   ephemeral_ = agreement.ephemeral;
   kek_ = derive_kek(agreement.shared, ephemeral_, recipient);

@@ -51,9 +51,11 @@ class KeyWrapper {
  public:
   explicit KeyWrapper(const PublicKey& recipient);
   const PublicKey& ephemeral() const { return ephemeral_; }
+  const PublicKey& recipient() const { return recipient_; }
   Bytes wrap(std::span<const std::uint8_t> dek, const Hash& record_id) const;
 
  private:
+  PublicKey recipient_{};
   PublicKey ephemeral_{};
   Bytes kek_;
 };

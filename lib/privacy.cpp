@@ -174,6 +174,7 @@ PayloadSealer::PayloadSealer(Ledger& ledger)
       insert_wrap_(
           ledger.db().prepare("INSERT OR IGNORE INTO wraps(idx, recipient, wrap_key, wrapped) VALUES (?, ?, ?, ?)")) {
   if (!owner_) return;
+  owner_id_ = recipient_id(*owner_);
   std::int64_t now = now_unix_ms();
   for (auto& g : grants(ledger)) {
     if (!g.live(now)) continue;
@@ -193,23 +194,36 @@ std::int64_t PayloadSealer::wrap_key_for(const std::string& id, const PublicKey&
   return row;
 }
 
+std::int64_t PayloadSealer::wrap_key_of(const std::string& id, const payload_crypto::KeyWrapper& wrapper) {
+  auto found = outside_wrap_keys_.find(wrapper.ephemeral());
+  if (found != outside_wrap_keys_.end()) return found->second;
+  insert_wrap_key_.bind(1, id).bind_blob(2, wrapper.ephemeral()).run();
+  std::int64_t row = sqlite3_last_insert_rowid(ledger_.db().handle());
+  outside_wrap_keys_.emplace(wrapper.ephemeral(), row);
+  return row;
+}
+
 void PayloadSealer::store(std::uint64_t index, const LeafRow& row, const payload_crypto::Sealed& sealed,
-                          std::span<const std::uint8_t> replay_tag) {
+                          std::span<const std::uint8_t> replay_tag, std::optional<OwnerWrap> owner_wrap) {
   insert_payload_.bind(1, index).bind_blob(2, sealed.ciphertext).bind_blob(3, replay_tag);
   if (sealed.elided)
     insert_payload_.bind(4, sealed.elided);
   else
     insert_payload_.bind_null(4);
   insert_payload_.run();
-  auto wrap_to = [&](const PublicKey& key) {
-    std::string id = recipient_id(key);
-    std::int64_t wrap_key = wrap_key_for(id, key);
-    Bytes wrapped = wrappers_.at(id).second->wrap(sealed.dek, row.id);
+  auto insert_wrap = [&](const std::string& id, std::int64_t wrap_key, std::span<const std::uint8_t> wrapped) {
     insert_wrap_.bind(1, index).bind(2, id).bind(3, wrap_key).bind_blob(4, wrapped).run();
   };
-  wrap_to(*owner_);
+  auto wrap_to = [&](const std::string& id, const PublicKey& key) {
+    std::int64_t wrap_key = wrap_key_for(id, key);
+    insert_wrap(id, wrap_key, wrappers_.at(id).second->wrap(sealed.dek, row.id));
+  };
+  if (owner_wrap && owner_wrap->wrapper && owner_wrap->wrapper->recipient() == *owner_)
+    insert_wrap(owner_id_, wrap_key_of(owner_id_, *owner_wrap->wrapper), owner_wrap->wrapped);
+  else
+    wrap_to(owner_id_, *owner_);
   for (const auto& g : grantees_)
-    if (g.grant.covers(row)) wrap_to(g.key);
+    if (g.grant.covers(row)) wrap_to(recipient_id(g.key), g.key);
 }
 
 PayloadReader::PayloadReader(Ledger& ledger, const SigningKey* reader)

@@ -52,20 +52,30 @@ class PayloadSealer {
   // When enabled, the caller seals each payload (payload_crypto::seal) before append, so the
   // envelope can commit to the ciphertext ("ciphertext_sha256").
   bool enabled() const { return owner_.has_value(); }
-  // After append: stores the ciphertext and wraps its key to the owner and covering grantees.
+  // A record's data key wrapped to the owner before the commit, off the writer's thread
+  // (ingest's preparing worker), for the record id `row` has at store().
+  struct OwnerWrap {
+    const payload_crypto::KeyWrapper* wrapper = nullptr;  // its ephemeral is stored once per sealer
+    std::span<const std::uint8_t> wrapped;
+  };
+  // After append: stores the ciphertext and wraps its key to the owner (or stores `owner_wrap`,
+  // made for the owner) and to the covering grantees.
   void store(std::uint64_t index, const LeafRow& row, const payload_crypto::Sealed& sealed,
-             std::span<const std::uint8_t> replay_tag);
+             std::span<const std::uint8_t> replay_tag, std::optional<OwnerWrap> owner_wrap = std::nullopt);
 
  private:
   std::int64_t wrap_key_for(const std::string& recipient_id, const PublicKey& recipient);
+  std::int64_t wrap_key_of(const std::string& recipient_id, const payload_crypto::KeyWrapper& wrapper);
   Ledger& ledger_;
   std::optional<PublicKey> owner_;
+  std::string owner_id_;  // recipient_id(*owner_), once rather than a SHA-256 per record
   struct Grantee {
     Grant grant;
     PublicKey key{};
   };
   std::vector<Grantee> grantees_;
   std::map<std::string, std::pair<std::int64_t, std::unique_ptr<payload_crypto::KeyWrapper>>> wrappers_;
+  std::map<PublicKey, std::int64_t> outside_wrap_keys_;  // wrap_keys rows of OwnerWrap wrappers, by ephemeral
   sql::Statement insert_payload_, insert_wrap_key_, insert_wrap_;
 };
 

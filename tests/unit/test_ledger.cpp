@@ -218,6 +218,60 @@ TEST_CASE("replays are duplicates and ids resolve by prefix", "[ledger]") {
   }
 }
 
+TEST_CASE("leaf() leaves no statement running, found or not", "[ledger]") {
+  Fixture f(false);
+  auto busy_statements = [&] {
+    int busy = 0;
+    for (sqlite3_stmt* s = sqlite3_next_stmt(f.ledger->db().handle(), nullptr); s;
+         s = sqlite3_next_stmt(f.ledger->db().handle(), s))
+      busy += sqlite3_stmt_busy(s) ? 1 : 0;
+    return busy;
+  };
+  CHECK(f.ledger->leaf(0).kind == "identity");
+  CHECK(busy_statements() == 0);
+  CHECK_THROWS_AS(f.ledger->leaf(1000), Error);
+  CHECK(busy_statements() == 0);
+  CHECK(f.ledger->leaf(1).device == "gw-1");  // the statement is reused
+}
+
+TEST_CASE("ingest hashes leaves and wraps data keys ahead of the commit, and again for links", "[ledger][ingest]") {
+  Fixture f;  // encrypted
+  auto plain = f.ingest(10);
+  // Readings deriving from earlier ones: their leaves change at commit, so their ids and
+  // owner wraps must be made again there.
+  std::vector<json> receipts;
+  IngestEvents events;
+  events.receipt = [&](const std::string& line) { receipts.push_back(json::parse(line)); };
+  IngestOptions options;
+  options.chunk_records = 4;
+  {
+    Ingestor ingestor(*f.ledger, f.gateway, f.data_key, options, events);
+    for (int i = 0; i < 10; ++i) {
+      json reading = {{"device", "wb-1"},     {"time", "2026-03-02T08:00:0" + std::to_string(i) + "Z"},
+                      {"type", "heart_rate"}, {"value", 70 + i},
+                      {"unit", "/min"},       {"subject", "p-2"}};
+      if (i % 3 == 1)
+        reading["derived_from"] = {plain[static_cast<std::size_t>(i)]["id"].get<std::string>().substr(0, 12)};
+      ingestor.add_line("test", static_cast<std::uint64_t>(i + 1), reading.dump());
+    }
+    CHECK(ingestor.finish().accepted == 10);
+  }
+  REQUIRE(receipts.size() == 10);
+  CHECK(f.verify().empty());
+  privacy::PayloadReader reader(*f.ledger, &f.authority);
+  for (const auto& r : receipts) {
+    auto row = f.ledger->leaf(r["index"].get<std::uint64_t>());
+    CHECK(to_hex(row.id) == r["id"]);
+    CHECK(to_hex(leaf_hash_of(row)) == r["id"]);
+    CHECK(reader.read(row).outcome == privacy::ReadOutcome::decrypted);
+  }
+  CHECK(count_in(*f.ledger, "SELECT count(*) FROM leaves WHERE extra LIKE '%derived_from%'") == 3);
+  // One ephemeral key per prepared batch for the wraps made ahead (and at most one more per
+  // commit for those made again), not one per reading.
+  CHECK(count_in(*f.ledger, "SELECT count(*) FROM wrap_keys") < 20);
+  CHECK(count_in(*f.ledger, "SELECT count(*) FROM wraps") == 20);
+}
+
 TEST_CASE("ingest's two stages keep input order: receipts, rejections, duplicates", "[ledger][ingest]") {
   Fixture f;
   std::vector<json> receipts, rejections;
