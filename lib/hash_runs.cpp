@@ -372,11 +372,22 @@ std::vector<std::int64_t> HashRuns::live_gens() {
 }
 
 void HashRuns::insert(std::span<const std::uint8_t> key, std::uint64_t index) {
-  prepared(insert_,
-           "INSERT INTO TABLE(gen, KEY, idx) VALUES ((SELECT max(gen) FROM hash_runs WHERE tbl = 'TABLE'), ?, ?)")
-      .bind_blob(1, key)
-      .bind(2, index)
-      .run();
+  if (pinned_) {
+    if (!open_gen_) {
+      auto& newest = prepared(newest_gen_, "SELECT max(gen) FROM hash_runs WHERE tbl = 'TABLE'");
+      // NULL (no runs: not migrated) is bound as is and fails the insert, as the subquery's does.
+      if (newest.step() && !newest.is_null(0)) open_gen_ = newest.integer(0);
+      newest.reset();
+    }
+    auto& insert_at = prepared(insert_at_, "INSERT INTO TABLE(gen, KEY, idx) VALUES (?, ?, ?)");
+    insert_at.bind(1, open_gen_).bind_blob(2, key).bind(3, index).run();
+  } else {
+    prepared(insert_,
+             "INSERT INTO TABLE(gen, KEY, idx) VALUES ((SELECT max(gen) FROM hash_runs WHERE tbl = 'TABLE'), ?, ?)")
+        .bind_blob(1, key)
+        .bind(2, index)
+        .run();
+  }
   if (++inserts_since_check_ >= tuning_.open_run_rows / 8) maintain();
 }
 
@@ -736,6 +747,7 @@ void HashRuns::mark_filter_complete(std::int64_t gen) {
 
 void HashRuns::maintain_runs() {
   inserts_since_check_ = 0;
+  open_gen_.reset();  // read again at the next insert, whatever this call changes
   auto merge = merge_in_progress();
   if (merge && merge_step(*merge, slice_rows(*merge))) merge.reset();
 

@@ -898,6 +898,8 @@ Ledger::Appender::Appender(Ledger& ledger)
       signer_keys_(*ledger.db_, "signer_keys", "key_id"),
       labels_(*ledger.db_, "labels", "text") {
   frontier_ = merkle::Frontier::load(ledger.size(), ledger.hash_getter());
+  record_ids_.pin_open_run();
+  replay_tags_.pin_open_run();
   record_ids_.maintain();
   replay_tags_.maintain();
 }

@@ -114,6 +114,38 @@ TEST_CASE("hash runs stay correct when another object on the connection merges",
   CHECK(a.find(key_of(3 * HashRuns::kOpenRunRows + 49)) == std::optional<std::uint64_t>(3 * HashRuns::kOpenRunRows + 49));
 }
 
+TEST_CASE("a pinned writer binds the open run's gen and follows it through its own seals and merges", "[hash_runs]") {
+  RunsDb t;
+  const HashRuns::Tuning small{64, 16 * 64, 4};  // seals, merges and sliced merges within a few thousand keys
+  constexpr std::uint64_t total = 3000;
+  std::int64_t before = 0;  // the genesis record's id
+  CHECK(HashRuns(t.db(), "record_ids", "id").scan([&](auto, auto, auto, bool) { ++before; }) == 0);
+  {
+    sql::WriteTransaction tx(t.db());
+    HashRuns pinned(t.db(), "record_ids", "id", small);
+    pinned.pin_open_run();
+    for (std::uint64_t i = 0; i < total; ++i) pinned.insert(id_key_of(i), i);
+    tx.commit();
+  }
+  HashRuns reader(t.db(), "record_ids", "id");
+  std::map<std::int64_t, std::int64_t> keys_per_gen;
+  CHECK(reader.scan([&](auto, auto, std::int64_t gen, bool) { ++keys_per_gen[gen]; }) == 0);
+  std::int64_t stored = 0;
+  for (auto [gen, keys] : keys_per_gen) stored += keys;
+  CHECK(stored == before + static_cast<std::int64_t>(total));
+  auto list = t.runs("record_ids");
+  REQUIRE(list.size() >= 3);
+  // Every key is in a listed run; the open one (the newest gen) took the last ones in.
+  for (auto [gen, keys] : keys_per_gen)
+    CHECK(std::any_of(list.begin(), list.end(), [&](auto run) { return run.first == gen; }));
+  CHECK(keys_per_gen.rbegin()->first == list.back().first);
+  CHECK(reader.range(id_key_of(total - 1), id_key_of(total - 1), 2) == std::vector<std::uint64_t>{total - 1});
+  for (std::uint64_t i = 0; i < total; i += 7) {
+    auto hits = reader.range(id_key_of(i), id_key_of(i), 2);
+    CHECK(std::find(hits.begin(), hits.end(), i) != hits.end());
+  }
+}
+
 TEST_CASE("an erased key is gone from every run", "[hash_runs]") {
   RunsDb t;
   sql::WriteTransaction tx(t.db());

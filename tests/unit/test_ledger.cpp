@@ -307,10 +307,13 @@ TEST_CASE("ingest's two stages keep input order: receipts, rejections, duplicate
                     R"({"device":"wb-1","time":"2026-03-01T10:09:00Z","type":"heart_rate","value":70,"unit":"mmHg"})");
   ingestor.add_reading("in", 10, json::parse(reading(10)), json{{"entry", 4}, {"source", "bundle.json"}});
   ingestor.add_reading("in", 11, json::parse(reading(10)));
+  // 12 ok, with a locator member that replaces "index" (the worker then leaves the receipt
+  // to the commit rather than fill its placeholder).
+  ingestor.add_reading("in", 12, json::parse(reading(12)), json{{"index", "entry-7"}});
   auto stats = ingestor.finish();
 
-  CHECK(stats.lines == 11);
-  CHECK(stats.accepted == 4);
+  CHECK(stats.lines == 12);
+  CHECK(stats.accepted == 5);
   CHECK(stats.duplicates == 3);
   CHECK(stats.rejected == 4);
   std::vector<std::uint64_t> rejected_lines, receipt_lines;
@@ -319,8 +322,13 @@ TEST_CASE("ingest's two stages keep input order: receipts, rejections, duplicate
   CHECK(rejected_lines == std::vector<std::uint64_t>{2, 4, 5, 9});
   CHECK(rejections[2]["reason"] == "line too long");
   CHECK(rejections[2]["row"] == 5);
-  CHECK(receipt_lines == std::vector<std::uint64_t>{1, 3, 6, 7, 8, 10, 11});
-  REQUIRE(receipts.size() == 7);
+  CHECK(receipt_lines == std::vector<std::uint64_t>{1, 3, 6, 7, 8, 10, 11, 12});
+  REQUIRE(receipts.size() == 8);
+  CHECK(receipts[7]["index"] == "entry-7");
+  // Every receipt names the record at its index (pending receipts are written ahead with a
+  // placeholder index that the commit fills in).
+  for (std::size_t i = 0; i < 7; ++i)
+    CHECK(to_hex(f.ledger->leaf(receipts[i]["index"].get<std::uint64_t>()).id) == receipts[i]["id"]);
   CHECK(receipts[2]["status"] == "duplicate");
   CHECK(receipts[2]["id"] == receipts[0]["id"]);
   CHECK(receipts[4]["status"] == "duplicate");
