@@ -184,12 +184,16 @@ PayloadSealer::PayloadSealer(Ledger& ledger)
   }
 }
 
+std::int64_t PayloadSealer::insert_wrap_key(const std::string& id, const PublicKey& ephemeral) {
+  insert_wrap_key_.bind(1, id).bind_blob(2, ephemeral).run();
+  return sqlite3_last_insert_rowid(ledger_.db().handle());
+}
+
 std::int64_t PayloadSealer::wrap_key_for(const std::string& id, const PublicKey& recipient) {
   auto found = wrappers_.find(id);
   if (found != wrappers_.end()) return found->second.first;
   auto wrapper = std::make_unique<payload_crypto::KeyWrapper>(recipient);
-  insert_wrap_key_.bind(1, id).bind_blob(2, wrapper->ephemeral()).run();
-  std::int64_t row = sqlite3_last_insert_rowid(ledger_.db().handle());
+  std::int64_t row = insert_wrap_key(id, wrapper->ephemeral());
   wrappers_.emplace(id, std::make_pair(row, std::move(wrapper)));
   return row;
 }
@@ -197,8 +201,7 @@ std::int64_t PayloadSealer::wrap_key_for(const std::string& id, const PublicKey&
 std::int64_t PayloadSealer::wrap_key_of(const std::string& id, const payload_crypto::KeyWrapper& wrapper) {
   auto found = outside_wrap_keys_.find(wrapper.ephemeral());
   if (found != outside_wrap_keys_.end()) return found->second;
-  insert_wrap_key_.bind(1, id).bind_blob(2, wrapper.ephemeral()).run();
-  std::int64_t row = sqlite3_last_insert_rowid(ledger_.db().handle());
+  std::int64_t row = insert_wrap_key(id, wrapper.ephemeral());
   outside_wrap_keys_.emplace(wrapper.ephemeral(), row);
   return row;
 }

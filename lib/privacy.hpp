@@ -64,6 +64,7 @@ class PayloadSealer {
              std::span<const std::uint8_t> replay_tag, std::optional<OwnerWrap> owner_wrap = std::nullopt);
 
  private:
+  std::int64_t insert_wrap_key(const std::string& recipient_id, const PublicKey& ephemeral);  // its wrap_keys row
   std::int64_t wrap_key_for(const std::string& recipient_id, const PublicKey& recipient);
   std::int64_t wrap_key_of(const std::string& recipient_id, const payload_crypto::KeyWrapper& wrapper);
   Ledger& ledger_;
