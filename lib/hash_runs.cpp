@@ -372,6 +372,80 @@ std::vector<std::int64_t> HashRuns::live_gens() {
 }
 
 void HashRuns::insert(std::span<const std::uint8_t> key, std::uint64_t index) {
+  if (staging_) {
+    std::string bytes(reinterpret_cast<const char*>(key.data()), key.size());
+    staged_index_.try_emplace(bytes, index);
+    staged_.push_back({std::move(bytes), index});
+    return;
+  }
+  insert_row(key, index);
+}
+
+void HashRuns::require_nothing_staged(const char* what) const {
+  if (!staged_.empty())
+    throw Error(ExitCode::environment, std::string("internal: HashRuns::") + what + " on " + table_ + " with " +
+                                           std::to_string(staged_.size()) + " keys staged and not flushed");
+}
+
+void HashRuns::flush_staged() {
+  if (staged_.empty()) return;
+  if (static_cast<std::int64_t>(staged_.size()) >= tuning_.staged_run_rows) {
+    write_staged_run();
+  } else {
+    // Few keys (a small batch, or the ones before a reading that links to them): the open run
+    // takes them, as it takes other writers'.
+    auto staged = std::move(staged_);
+    staged_.clear();
+    staged_index_.clear();
+    for (const auto& s : staged)
+      insert_row(std::span(reinterpret_cast<const std::uint8_t*>(s.key.data()), s.key.size()), s.index);
+  }
+}
+
+void HashRuns::write_staged_run() {
+  auto staged = std::move(staged_);
+  staged_.clear();
+  staged_index_.clear();
+  // A merge under way advances as insert() would have advanced it over as many keys.
+  auto merge = merge_in_progress();
+  for (auto steps = static_cast<std::int64_t>(staged.size()) / std::max<std::int64_t>(1, tuning_.open_run_rows / 8);
+       merge && steps > 0; --steps)
+    if (merge_step(*merge, slice_rows(*merge))) merge.reset();
+  open_gen_.reset();
+  inserts_since_check_ = 0;
+  auto runs = list_runs();
+  if (runs.empty()) throw Error(ExitCode::environment, "internal: " + table_ + " has no runs (not migrated)");
+  const auto open = runs.front().gen;
+  // A run's rows are either one per key (the open run) or blocks (written in key order), never
+  // both: lookups of blocks would miss keys between them. So the open run's own keys, if other
+  // writers left some, join the batch.
+  {
+    auto keys = db_.prepare(named("SELECT KEY, idx FROM TABLE WHERE gen = ?").c_str());
+    keys.bind(1, open);
+    while (keys.step()) {
+      auto key = keys.blob(0);
+      staged.push_back({std::string(reinterpret_cast<const char*>(key.data()), key.size()),
+                        static_cast<std::uint64_t>(keys.integer(1))});
+    }
+  }
+  db_.prepare(named("DELETE FROM TABLE WHERE gen = ?").c_str()).bind(1, open).run();
+  std::ranges::sort(
+      staged, [](const Staged& a, const Staged& b) { return a.key != b.key ? a.key < b.key : a.index < b.index; });
+  BlockWriter writer(db_, named(kInsertBlock), open);
+  auto as_bytes = [](const std::string& key) {
+    return std::span(reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
+  };
+  for (std::size_t i = 0; i < staged.size(); ++i) {
+    const bool repeated =
+        (i > 0 && staged[i].key == staged[i - 1].key) || (i + 1 < staged.size() && staged[i].key == staged[i + 1].key);
+    writer.add(as_bytes(staged[i].key), static_cast<std::int64_t>(staged[i].index), repeated);
+  }
+  writer.flush();
+  close_open_run(runs, static_cast<std::int64_t>(staged.size()), merge);
+  if (filters_) filters_->refresh(db_, table_);
+}
+
+void HashRuns::insert_row(std::span<const std::uint8_t> key, std::uint64_t index) {
   if (pinned_) {
     if (!open_gen_) {
       auto& newest = prepared(newest_gen_, "SELECT max(gen) FROM hash_runs WHERE tbl = 'TABLE'");
@@ -381,6 +455,7 @@ void HashRuns::insert(std::span<const std::uint8_t> key, std::uint64_t index) {
     }
     auto& insert_at = prepared(insert_at_, "INSERT INTO TABLE(gen, KEY, idx) VALUES (?, ?, ?)");
     insert_at.bind(1, open_gen_).bind_blob(2, key).bind(3, index).run();
+    if (open_rows_) ++*open_rows_;
   } else {
     prepared(insert_,
              "INSERT INTO TABLE(gen, KEY, idx) VALUES ((SELECT max(gen) FROM hash_runs WHERE tbl = 'TABLE'), ?, ?)")
@@ -402,6 +477,20 @@ std::optional<std::uint64_t> HashRuns::find_in_gen(std::int64_t gen, std::span<c
 }
 
 std::optional<std::uint64_t> HashRuns::find(std::span<const std::uint8_t> key) {
+  if (!staged_index_.empty()) {
+    auto it = staged_index_.find(std::string(reinterpret_cast<const char*>(key.data()), key.size()));
+    if (it != staged_index_.end()) return it->second;
+  }
+  if (filters_ && pinned_ && open_rows_ == 0) {
+    // The open run is empty (a staging writer's usual case) and the cached list is this
+    // object's own, refreshed by its last maintain or flush: only the filters are consulted.
+    const auto& runs = filters_->runs();
+    for (auto i : filters_->runs_to_seek(key)) {
+      ++runs_sought_;
+      if (auto found = find_in_gen(runs[i].gen, key)) return found;
+    }
+    return std::nullopt;
+  }
   if (filters_) {
     auto in_open_run = find_in_cached_open_run(key);
     if (!in_open_run) {
@@ -428,6 +517,7 @@ std::optional<std::uint64_t> HashRuns::find(std::span<const std::uint8_t> key) {
 
 std::vector<std::uint64_t> HashRuns::range(std::span<const std::uint8_t> low, std::span<const std::uint8_t> high,
                                            int limit) {
+  require_nothing_staged("range");
   sql::ReadTransaction snapshot(db_);
   const auto gens = live_gens();
   // Per run: the block before `low`, whose packed entries may reach into the range, then the
@@ -483,6 +573,7 @@ std::uint64_t HashRuns::scan(
     std::int64_t gen, rows;
     bool filtered;
   };
+  require_nothing_staged("scan");
   sql::ReadTransaction snapshot(db_);
   std::vector<Run> runs;  // newest first: runs[0] is the open run
   {
@@ -533,6 +624,7 @@ std::uint64_t HashRuns::scan(
 }
 
 void HashRuns::erase(std::span<const std::uint8_t> key) {
+  require_nothing_staged("erase");
   const auto gens = live_gens();
   auto drop_row = db_.prepare(named("DELETE FROM TABLE WHERE gen = ? AND KEY = ? AND idx = ?").c_str());
   auto insert_row = db_.prepare(named(kInsertBlock).c_str());
@@ -745,29 +837,33 @@ void HashRuns::mark_filter_complete(std::int64_t gen) {
   complete.bind(1, gen).run();
 }
 
+std::vector<HashRuns::RunSize> HashRuns::list_runs() {
+  std::vector<RunSize> runs;
+  auto list = db_.prepare(named("SELECT gen, rows FROM hash_runs WHERE tbl = 'TABLE' ORDER BY gen DESC").c_str());
+  while (list.step()) runs.push_back({list.integer(0), list.integer(1)});
+  return runs;
+}
+
 void HashRuns::maintain_runs() {
   inserts_since_check_ = 0;
   open_gen_.reset();  // read again at the next insert, whatever this call changes
   auto merge = merge_in_progress();
   if (merge && merge_step(*merge, slice_rows(*merge))) merge.reset();
 
-  struct Run {
-    std::int64_t gen;
-    std::int64_t rows;
-  };
-  std::vector<Run> runs;  // newest first; runs[0] is the open run
-  {
-    auto list = db_.prepare(named("SELECT gen, rows FROM hash_runs WHERE tbl = 'TABLE' ORDER BY gen DESC").c_str());
-    while (list.step()) runs.push_back({list.integer(0), list.integer(1)});
-  }
-  if (runs.empty()) return;  // not yet migrated: nothing to maintain
+  const auto runs = list_runs();  // newest first; runs[0] is the open run
+  if (runs.empty()) return;       // not yet migrated: nothing to maintain
   auto count = db_.prepare(named("SELECT count(*) FROM TABLE WHERE gen = ?").c_str());
   count.bind(1, runs[0].gen);
   count.step();
   std::int64_t open_rows = count.integer(0);
   count.reset();
+  if (pinned_) open_rows_ = open_rows;
   if (open_rows < tuning_.open_run_rows) return;
+  close_open_run(runs, open_rows, merge);
+}
 
+void HashRuns::close_open_run(const std::vector<RunSize>& runs, std::int64_t open_rows, std::optional<Merge> merge) {
+  open_gen_.reset();
   // The binary-counter rule: the open run takes in each next older run no larger than what
   // it has gathered so far, so run sizes roughly double from newest to oldest. A run being
   // filled by a sliced merge, and its sources, are not taken until that merge ends.
@@ -802,6 +898,7 @@ void HashRuns::maintain_runs() {
     }
   }
   add_run.bind(1, next).bind(2, 0).run();  // the new open run
+  if (pinned_) open_rows_ = 0;
 }
 
 namespace run_blocks {

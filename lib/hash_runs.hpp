@@ -21,6 +21,11 @@
 // buffer instead of a B-tree insert and a delete, which were most of ingest's merge time; a
 // lookup seeks the last row whose KEY is not above the key and reads its block.
 //
+// Staged batches: ingest's Appender keeps a commit's keys in memory and writes a batch of
+// staged_run_rows keys or more as a run of its own, in packed blocks, under the open run's gen
+// (with the keys other writers left there), then closes that run as a full open run is
+// closed; see stage_inserts().
+//
 // Large merges run in slices, so that no commit holds the write lock for a whole merge (in
 // one go, a 2M-key merge took up to 2.5 s; an 8M-key one would take about 10 s, past other
 // writers' 5 s busy timeout).
@@ -52,6 +57,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "sqlite.hpp"
@@ -150,6 +156,8 @@ class HashRuns {
     // at once, was tried and was 19% slower at 10^7: bench/README.md.)
     std::int64_t sliced_merge_rows = 16 * kOpenRunRows;
     std::int64_t merge_slices = 64;
+    // A staged flush of this many keys or more is written as a run of its own (stage_inserts).
+    std::int64_t staged_run_rows = kOpenRunRows / 8;
   };
 
   // `table` and `key_column` are schema names (record_ids/id, replay_tags/tag), never input.
@@ -171,6 +179,17 @@ class HashRuns {
   // and followed through this object's own seals and merges, instead of reading it in a
   // subquery per key (about 0.5 us each, two keys per reading).
   void pin_open_run() { pinned_ = true; }
+  // For a writer of many keys per transaction (ingest's Appender, which also pins): insert()
+  // keeps keys in memory, where find() sees them, and flush_staged() writes them. A flush of
+  // at least Tuning::staged_run_rows keys becomes a run of its own, written in key order in packed
+  // blocks (with its filter), then merged by the usual rule; that replaces a random B-tree
+  // insert per key into the open run, and ingest's lookup of each new key there. Fewer keys
+  // go to the open run as without staging. The caller flushes before its transaction commits
+  // and before anything else on the connection looks keys up (Ledger::resolve); range(),
+  // scan() and erase() refuse to run with keys staged.
+  void stage_inserts() { staging_ = true; }
+  void flush_staged();
+  std::size_t staged() const { return staged_.size(); }
   std::optional<std::uint64_t> find(std::span<const std::uint8_t> key);
   // Runs find() has sought so far, with filters: what the filters save (tests, benchmarks).
   std::uint64_t runs_sought() const { return runs_sought_; }
@@ -219,6 +238,17 @@ class HashRuns {
   // Moves at least `rows` keys (whole groups of equal keys) from the sources in [low, high]
   // to the target, smallest first; true when the sources are empty and have been dropped.
   bool merge_step(const Merge& merge, std::int64_t rows);
+  // The open run, holding `open_rows` keys, is full: seals it, or merges it with the older runs
+  // the binary-counter rule takes, and starts the next open run. `runs` lists (gen, rows), newest first.
+  struct RunSize {
+    std::int64_t gen;
+    std::int64_t rows;
+  };
+  void close_open_run(const std::vector<RunSize>& runs, std::int64_t open_rows, std::optional<Merge> merge);
+  std::vector<RunSize> list_runs();
+  void insert_row(std::span<const std::uint8_t> key, std::uint64_t index);
+  void write_staged_run();
+  void require_nothing_staged(const char* what) const;
 
   sql::Database& db_;
   std::string table_;
@@ -236,6 +266,9 @@ class HashRuns {
   std::optional<sql::Statement> newest_gen_;
   bool pinned_ = false;
   std::optional<std::int64_t> open_gen_;  // pinned: null until read, and after each maintain_runs()
+  // Pinned: the keys in the open run, once maintain_runs() has counted them, followed through
+  // this object's inserts and seals; while it is 0, find() need not seek the open run.
+  std::optional<std::int64_t> open_rows_;
   std::optional<sql::Statement> list_gens_;
   std::optional<sql::Statement> seek_block_;
   std::optional<sql::Statement> seek_before_;  // range(): the block before the range
@@ -244,6 +277,13 @@ class HashRuns {
   std::optional<sql::Statement> find_in_open_run_;  // with filters: the open run's seek, with the largest gen
   std::uint64_t runs_sought_ = 0;
   std::int64_t inserts_since_check_ = 0;
+  bool staging_ = false;
+  struct Staged {
+    std::string key;  // 8 or 12 bytes: no allocation of its own
+    std::uint64_t index;
+  };
+  std::vector<Staged> staged_;
+  std::unordered_map<std::string, std::uint64_t> staged_index_;  // find(): the first index of each key
 };
 
 }  // namespace medtrail

@@ -265,6 +265,7 @@ struct Ingestor::Impl {
         atomic_tx = std::make_unique<sql::WriteTransaction>(ledger.db());
         ledger.require_active(gateway.identity().key, {"gateway", "authority"});
         atomic_appender = std::make_unique<Ledger::Appender>(ledger);
+        atomic_appender->stage_hash_keys();
       }
       commit_chunk(chunk, *atomic_appender, [&](const std::string& line) {
         std::fputs(line.c_str(), spool);
@@ -275,6 +276,7 @@ struct Ingestor::Impl {
       sql::WriteTransaction tx(ledger.db());
       ledger.require_active(gateway.identity().key, {"gateway", "authority"});
       Ledger::Appender appender(ledger);
+      appender.stage_hash_keys();
       commit_chunk(chunk, appender, [&](const std::string& line) { receipts.push_back(line); });
       tx.commit();
       for (const auto& r : receipts)
@@ -301,9 +303,16 @@ struct Ingestor::Impl {
     return r.finish();
   }
 
-  // Runs inside the caller's write transaction.
+  // Runs inside the caller's write transaction, with the appender's hash keys staged; they
+  // are all written when it returns.
   void commit_chunk(PreparedBatch& batch, Ledger::Appender& appender,
                     const std::function<void(const std::string&)>& receipt) {
+    append_readings(batch, appender, receipt);
+    appender.flush_hash_keys();
+  }
+
+  void append_readings(PreparedBatch& batch, Ledger::Appender& appender,
+                       const std::function<void(const std::string&)>& receipt) {
     std::map<std::string, Identity> devices;
     for (auto& id : ledger.identities()) devices[id.name] = std::move(id);
     trace::IndexWriter index_writer(ledger.db());
@@ -345,6 +354,7 @@ struct Ingestor::Impl {
       std::vector<std::string> links;
       std::vector<std::uint64_t> parents;
       std::string link_error;
+      if (!p.reading.derived_from.empty()) appender.flush_hash_keys();  // a parent may be in this batch
       for (const auto& link : p.reading.derived_from) {
         try {
           parents.push_back(ledger.resolve(link));

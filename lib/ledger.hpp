@@ -186,6 +186,17 @@ class Ledger {
     // Replay tags of stored payloads: add_payload records them; encrypted payloads, stored by
     // privacy::PayloadSealer, record theirs here.
     HashRuns& replay_tags() { return replay_tags_; }
+    // Ingest's batches: record ids and replay tags are kept in memory until flush_hash_keys()
+    // writes them, a large batch as runs of its own (HashRuns::stage_inserts). The caller
+    // flushes before its transaction commits and before Ledger::resolve looks ids up.
+    void stage_hash_keys() {
+      record_ids_.stage_inserts();
+      replay_tags_.stage_inserts();
+    }
+    void flush_hash_keys() {
+      record_ids_.flush_staged();
+      replay_tags_.flush_staged();
+    }
 
    private:
     // A value kept once in a small table (subjects, signer_keys, labels) and referred to by its ref.

@@ -60,9 +60,17 @@ corrupt_hash() {
   jq -c "$1 |= ((if startswith(\"00\") then \"ff\" else \"00\" end) + .[2:])" "$2" > "$3"
 }
 
-# SQL that takes a current ledger back to schema 16 (before migration 17: merged runs packed in
-# blocks). Only for ledgers too small for any merge, whose runs have no packed entries.
-UNDO_SCHEMA_17="ALTER TABLE record_ids DROP COLUMN more; ALTER TABLE replay_tags DROP COLUMN more;"
+# SQL that takes a current ledger back to schema 16 (before migration 17: runs packed in
+# blocks). Packed entries cannot be unpacked in SQL, and ingest packs every batch of 4,096
+# readings or more, so the runs are written again from the log as a schema-16 writer could
+# have left them: one sealed run of a row per key (no filter: always sought) and an empty
+# open run.
+UNDO_SCHEMA_17="DELETE FROM record_ids; DELETE FROM replay_tags; DELETE FROM hash_runs; DELETE FROM hash_run_filters; DELETE FROM hash_run_merges;
+  INSERT INTO record_ids(gen, id, idx) SELECT 1, substr(id, 1, 8), idx FROM leaves;
+  INSERT INTO replay_tags(gen, tag, idx) SELECT 1, replay_tag, idx FROM payloads WHERE replay_tag IS NOT NULL;
+  INSERT INTO hash_runs(tbl, gen, rows) VALUES ('record_ids', 1, (SELECT count(*) FROM record_ids)), ('record_ids', 2, 0),
+    ('replay_tags', 1, (SELECT count(*) FROM replay_tags)), ('replay_tags', 2, 0);
+  ALTER TABLE record_ids DROP COLUMN more; ALTER TABLE replay_tags DROP COLUMN more;"
 
 # SQL that takes a current ledger back to schema 15 (before migration 16: 16-byte replay tags).
 # The 4 bytes migration 16 cut are gone; any 4 do, as it cuts them again. The filters stay: the

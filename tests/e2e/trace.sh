@@ -196,7 +196,7 @@ check "the schema-15 file holds 16-byte tags" test "$(sqlite3 v15.db 'SELECT cou
 migrated 15
 check "tags cut to 12 bytes in payloads and runs" test \
   "$(sqlite3 v15.db 'SELECT count(*) FROM payloads WHERE length(replay_tag) = 12') $(sqlite3 v15.db 'SELECT count(*) FROM replay_tags WHERE length(tag) = 12')" \
-  = "$(sqlite3 ward.db 'SELECT count(*) FROM payloads WHERE replay_tag IS NOT NULL') $(sqlite3 ward.db 'SELECT count(*) FROM replay_tags')"
+  = "$(sqlite3 ward.db 'SELECT count(*) FROM payloads WHERE replay_tag IS NOT NULL') $(sqlite3 ward.db 'SELECT count(*) FROM payloads WHERE replay_tag IS NOT NULL')"
 leaves_before=$(sqlite3 v15.db 'SELECT count(*) FROM leaves')
 expect_exit 0 mt ingest --db v15.db --key keys/gw-1.key scenario.ndjson
 check "every reading of a replay is a duplicate after migration 16" test "$(jq -r .status out.txt | sort -u)" = duplicate

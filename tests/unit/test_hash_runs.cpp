@@ -526,3 +526,150 @@ TEST_CASE("scan counts blocks that would hide keys from lookups", "[hash_runs]")
   t.db().exec("ROLLBACK TO s; RELEASE s;");
   CHECK(damage(t, "replay_tags", "tag") == 0);
 }
+
+namespace {
+
+// Rows in the replay-tag runs' open run.
+std::int64_t open_run_rows(RunsDb& t) {
+  return count_of(
+      t, "SELECT count(*) FROM replay_tags WHERE gen = (SELECT max(gen) FROM hash_runs WHERE tbl = 'replay_tags')");
+}
+
+// A replay-tag writer set up as ingest's Appender sets one up: pinned, filters cached, keys staged.
+struct StagingWriter {
+  RunFilterCache cache;
+  HashRuns runs;
+  StagingWriter(RunsDb& t, HashRuns::Tuning tuning) : runs(t.db(), "replay_tags", "tag", tuning, &cache) {
+    runs.pin_open_run();
+    runs.maintain();
+    runs.stage_inserts();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a staging writer keeps keys in memory until it flushes, and writes a large batch as a packed run",
+          "[hash_runs]") {
+  RunsDb t;
+  const HashRuns::Tuning tuning{
+      .open_run_rows = 256, .sliced_merge_rows = 4096, .merge_slices = 8, .staged_run_rows = 100};
+  {  // another writer's keys, left in the open run
+    sql::WriteTransaction tx(t.db());
+    HashRuns other(t.db(), "replay_tags", "tag", tuning);
+    for (std::uint64_t i = 0; i < 10; ++i) other.insert(tag_of(i), i);
+    tx.commit();
+  }
+  std::uint64_t next = 10;
+  auto all_found = [&](HashRuns& runs) {
+    for (std::uint64_t i = 0; i < next; ++i)
+      if (runs.find(tag_of(i)) != std::optional<std::uint64_t>(i)) return false;
+    return runs.find(tag_of(next + 1000000)) == std::nullopt;
+  };
+  auto stage = [&](HashRuns& runs, std::uint64_t count) {
+    for (std::uint64_t end = next + count; next < end; ++next) runs.insert(tag_of(next), next);
+  };
+
+  sql::WriteTransaction tx(t.db());
+  StagingWriter staging(t, tuning);
+  HashRuns& writer = staging.runs;
+  stage(writer, 300);
+  CHECK(writer.staged() == 300);
+  CHECK(writer.find(tag_of(150)) == std::optional<std::uint64_t>(150));
+  // Nothing is written yet: another object on the connection does not see the keys, and
+  // what would read the table itself refuses to.
+  CHECK(HashRuns(t.db(), "replay_tags", "tag").find(tag_of(150)) == std::nullopt);
+  std::array<std::uint8_t, 12> low{}, high{};
+  high.fill(0xff);
+  CHECK_THROWS_AS(writer.range(low, high, 10), Error);
+  CHECK_THROWS_AS(writer.erase(tag_of(150)), Error);
+
+  writer.flush_staged();
+  CHECK(writer.staged() == 0);
+  // The batch and the other writer's 10 keys became one packed run with a filter; the new open run is empty.
+  CHECK(open_run_rows(t) == 0);
+  CHECK(count_of(t, "SELECT count(*) FROM replay_tags") <= 310 / 48 + 2);
+  CHECK(damage(t, "replay_tags", "tag") == 0);
+  CHECK(filter_misses(t) == 0);
+  CHECK(all_found(writer));
+  {
+    HashRuns fresh(t.db(), "replay_tags", "tag");
+    CHECK(all_found(fresh));
+  }
+
+  // A small flush goes to the open run, a row per key, where the writer still finds it.
+  stage(writer, 20);
+  writer.flush_staged();
+  CHECK(open_run_rows(t) == 20);
+  CHECK(all_found(writer));
+
+  // Many flushes: merged by the usual rule, so the runs stay few and every key is found.
+  for (int batch = 0; batch < 30; ++batch) {
+    stage(writer, 120);
+    writer.flush_staged();
+    REQUIRE(damage(t, "replay_tags", "tag") == 0);
+  }
+  CHECK(open_run_rows(t) == 0);  // the 20 joined the next batch
+  CHECK(filter_misses(t) == 0);
+  CHECK(t.runs("replay_tags").size() <= 8);
+  CHECK(std::ranges::any_of(t.runs("replay_tags"), [](auto run) { return run.second >= 1000; }));
+  CHECK(all_found(writer));
+  tx.commit();
+
+  RunFilterCache fresh_cache;
+  sql::WriteTransaction again(t.db());
+  HashRuns filtered(t.db(), "replay_tags", "tag", HashRuns::Tuning{}, &fresh_cache);
+  filtered.maintain();
+  CHECK(all_found(filtered));
+}
+
+TEST_CASE("a staged batch keeps a repeated record id in rows of its own", "[hash_runs]") {
+  RunsDb t;
+  const HashRuns::Tuning tuning{
+      .open_run_rows = 256, .sliced_merge_rows = 4096, .merge_slices = 8, .staged_run_rows = 50};
+  sql::WriteTransaction tx(t.db());
+  HashRuns writer(t.db(), "record_ids", "id", tuning);
+  writer.pin_open_run();
+  writer.stage_inserts();
+  for (std::uint64_t i = 100; i < 300; ++i) writer.insert(id_key_of(i), i);
+  for (std::uint64_t copy = 1; copy <= 2; ++copy) writer.insert(id_key_of(200), 1000 + copy);
+  writer.flush_staged();
+  CHECK(damage(t, "record_ids", "id") == 0);
+  auto copies = t.db().prepare("SELECT count(*) FROM record_ids WHERE id = ?");
+  copies.bind_blob(1, id_key_of(200));
+  copies.step();
+  CHECK(copies.integer(0) == 3);
+  copies.reset();
+  auto hits = writer.range(id_key_of(200), id_key_of(200), 10);
+  std::ranges::sort(hits);
+  CHECK(hits == std::vector<std::uint64_t>{200, 1001, 1002});
+  for (std::uint64_t i = 100; i < 300; i += 3) {
+    auto found = writer.range(id_key_of(i), id_key_of(i), 10);
+    CHECK(std::ranges::find(found, i) != found.end());
+  }
+}
+
+TEST_CASE("staged flushes carry a sliced merge on at the pace of inserts", "[hash_runs]") {
+  RunsDb t;
+  const HashRuns::Tuning tuning{
+      .open_run_rows = 64, .sliced_merge_rows = 512, .merge_slices = 8, .staged_run_rows = 32};
+  sql::WriteTransaction tx(t.db());
+  StagingWriter staging(t, tuning);
+  HashRuns& writer = staging.runs;
+  std::uint64_t next = 0;
+  int merges_seen = 0, longest = 0, current = 0;
+  for (int batch = 0; batch < 200; ++batch) {
+    for (int k = 0; k < 64; ++k, ++next) writer.insert(tag_of(next), next);
+    writer.flush_staged();
+    const bool under_way = count_of(t, "SELECT count(*) FROM hash_run_merges") > 0;
+    current = under_way ? current + 1 : 0;
+    if (current == 1) ++merges_seen;
+    longest = std::max(longest, current);
+    REQUIRE(t.runs("replay_tags").size() <= 12);
+  }
+  CHECK(merges_seen >= 2);
+  // Each flush of 64 keys moves a merge on by 64 / (64 / 8) = 8 slices: no merge outlives a few flushes.
+  CHECK(longest <= 2);
+  CHECK(damage(t, "replay_tags", "tag") == 0);
+  CHECK(filter_misses(t) == 0);
+  for (std::uint64_t i = 0; i < next; i += 5) REQUIRE(writer.find(tag_of(i)) == std::optional<std::uint64_t>(i));
+}

@@ -24,8 +24,8 @@ std::uint64_t count_in(Ledger& ledger, const char* sql) {
 // Takes the payloads back to schema 13: every reading stored whole, no elided column. Clear
 // payloads only: an encrypted one would have to be sealed again.
 // Takes a current ledger back to schema 14: kind, device and type as text in every leaf.
-// Back to schema 16 (migration 17 adds the runs' `more` column): valid while no merge has
-// packed a block, as in these small ledgers.
+// Back to schema 16 (migration 17 adds the runs' `more` column): valid while no merge or
+// ingest batch of 4,096 readings has packed a block, as in these small ledgers.
 void undo_schema_17(Ledger& ledger) {
   REQUIRE(count_in(ledger, "SELECT count(*) FROM record_ids WHERE more IS NOT NULL") == 0);
   REQUIRE(count_in(ledger, "SELECT count(*) FROM replay_tags WHERE more IS NOT NULL") == 0);
@@ -270,6 +270,60 @@ TEST_CASE("ingest hashes leaves and wraps data keys ahead of the commit, and aga
   // commit for those made again), not one per reading.
   CHECK(count_in(*f.ledger, "SELECT count(*) FROM wrap_keys") < 20);
   CHECK(count_in(*f.ledger, "SELECT count(*) FROM wraps") == 20);
+}
+
+TEST_CASE("a batch large enough for runs of its own: replays, links and ids still found, atomic or not",
+          "[ledger][ingest]") {
+  const bool atomic = GENERATE(false, true);
+  Fixture f;  // encrypted
+  auto line_of = [](int i, const std::string& parent = "") {
+    const std::string link = parent.empty() ? "" : R"(,"derived_from":[")" + parent + R"("])";
+    char text[320];
+    std::snprintf(
+        text, sizeof text,
+        R"({"device":"wb-1","time":"2026-03-01T%02d:%02d:%02dZ","type":"heart_rate","value":%d,"unit":"/min","subject":"p-1"%s})",
+        i / 3600, i / 60 % 60, i % 60, 60 + i % 30, link.c_str());
+    return std::string(text);
+  };
+  auto run = [&](int first, int count, const std::function<std::string(int)>& parent_of) {
+    std::vector<json> receipts;
+    IngestEvents events;
+    events.receipt = [&](const std::string& line) { receipts.push_back(json::parse(line)); };
+    IngestOptions options;
+    options.chunk_records = 6000;  // one batch: its keys are staged past HashRuns' staged_run_rows
+    options.chunk_max_ms = 60'000;
+    options.atomic = atomic;
+    if (atomic) options.chunk_records = 2500;  // two batches in one transaction
+    Ingestor ingestor(*f.ledger, f.gateway, f.data_key, options, events);
+    for (int i = first; i < first + count; ++i)
+      ingestor.add_line("test", static_cast<std::uint64_t>(i + 1), line_of(i, parent_of(i)));
+    auto stats = ingestor.finish();
+    CHECK(stats.rejected == 0);
+    return receipts;
+  };
+  auto first = run(0, 5000, [](int) { return std::string(); });
+  REQUIRE(first.size() == 5000);
+  // The packed runs hold every key: a replay is all duplicates of the same records.
+  auto replay = run(0, 5000, [](int) { return std::string(); });
+  REQUIRE(replay.size() == 5000);
+  for (std::size_t i = 0; i < replay.size(); i += 97) {
+    CHECK(replay[i]["status"] == "duplicate");
+    CHECK(replay[i]["id"] == first[i]["id"]);
+  }
+  CHECK(std::ranges::all_of(replay, [](const json& r) { return r["status"] == "duplicate"; }));
+  // New readings, every 50th deriving from a reading of the first batch by a 12-digit prefix.
+  auto linked = run(5000, 5000, [&](int i) {
+    return i % 50 == 0 ? first[static_cast<std::size_t>(i - 5000)]["id"].get<std::string>().substr(0, 12) : "";
+  });
+  REQUIRE(linked.size() == 5000);
+  CHECK(count_in(*f.ledger, "SELECT count(*) FROM leaves WHERE extra LIKE '%derived_from%'") == 100);
+  for (const auto* receipts : {&first, &linked})
+    for (std::size_t i = 0; i < receipts->size(); i += 61) {
+      const auto& r = (*receipts)[i];
+      CHECK(f.ledger->resolve(r["id"].get<std::string>()) == r["index"].get<std::uint64_t>());
+      CHECK(f.ledger->resolve(r["id"].get<std::string>().substr(0, 10)) == r["index"].get<std::uint64_t>());
+    }
+  CHECK(f.verify().empty());
 }
 
 TEST_CASE("ingest's two stages keep input order: receipts, rejections, duplicates", "[ledger][ingest]") {
