@@ -371,9 +371,19 @@ std::vector<std::int64_t> HashRuns::live_gens() {
   return gens;
 }
 
+namespace {
+// Staged keys are kept as strings (8 or 12 bytes: no allocation of their own).
+std::string text_of(std::span<const std::uint8_t> key) {
+  return {reinterpret_cast<const char*>(key.data()), key.size()};
+}
+std::span<const std::uint8_t> bytes_of(const std::string& key) {
+  return {reinterpret_cast<const std::uint8_t*>(key.data()), key.size()};
+}
+}  // namespace
+
 void HashRuns::insert(std::span<const std::uint8_t> key, std::uint64_t index) {
   if (staging_) {
-    std::string bytes(reinterpret_cast<const char*>(key.data()), key.size());
+    std::string bytes = text_of(key);
     staged_index_.try_emplace(bytes, index);
     staged_.push_back({std::move(bytes), index});
     return;
@@ -394,24 +404,29 @@ void HashRuns::flush_staged() {
   } else {
     // Few keys (a small batch, or the ones before a reading that links to them): the open run
     // takes them, as it takes other writers'.
-    auto staged = std::move(staged_);
-    staged_.clear();
-    staged_index_.clear();
-    for (const auto& s : staged)
-      insert_row(std::span(reinterpret_cast<const std::uint8_t*>(s.key.data()), s.key.size()), s.index);
+    for (const auto& s : take_staged()) insert_row(bytes_of(s.key), s.index);
   }
 }
 
-void HashRuns::write_staged_run() {
+std::vector<HashRuns::Staged> HashRuns::take_staged() {
   auto staged = std::move(staged_);
   staged_.clear();
   staged_index_.clear();
-  // A merge under way advances as insert() would have advanced it over as many keys.
+  return staged;
+}
+
+std::optional<HashRuns::Merge> HashRuns::advance_merge(std::int64_t slices) {
   auto merge = merge_in_progress();
-  for (auto steps = static_cast<std::int64_t>(staged.size()) / std::max<std::int64_t>(1, tuning_.open_run_rows / 8);
-       merge && steps > 0; --steps)
+  for (; merge && slices > 0; --slices)
     if (merge_step(*merge, slice_rows(*merge))) merge.reset();
-  open_gen_.reset();
+  return merge;
+}
+
+void HashRuns::write_staged_run() {
+  auto staged = take_staged();
+  // A merge under way advances as insert() would have advanced it over as many keys.
+  auto merge =
+      advance_merge(static_cast<std::int64_t>(staged.size()) / std::max<std::int64_t>(1, tuning_.open_run_rows / 8));
   inserts_since_check_ = 0;
   auto runs = list_runs();
   if (runs.empty()) throw Error(ExitCode::environment, "internal: " + table_ + " has no runs (not migrated)");
@@ -423,22 +438,17 @@ void HashRuns::write_staged_run() {
     auto keys = db_.prepare(named("SELECT KEY, idx FROM TABLE WHERE gen = ?").c_str());
     keys.bind(1, open);
     while (keys.step()) {
-      auto key = keys.blob(0);
-      staged.push_back({std::string(reinterpret_cast<const char*>(key.data()), key.size()),
-                        static_cast<std::uint64_t>(keys.integer(1))});
+      staged.push_back({text_of(keys.blob(0)), static_cast<std::uint64_t>(keys.integer(1))});
     }
   }
   db_.prepare(named("DELETE FROM TABLE WHERE gen = ?").c_str()).bind(1, open).run();
   std::ranges::sort(
       staged, [](const Staged& a, const Staged& b) { return a.key != b.key ? a.key < b.key : a.index < b.index; });
   BlockWriter writer(db_, named(kInsertBlock), open);
-  auto as_bytes = [](const std::string& key) {
-    return std::span(reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
-  };
   for (std::size_t i = 0; i < staged.size(); ++i) {
     const bool repeated =
         (i > 0 && staged[i].key == staged[i - 1].key) || (i + 1 < staged.size() && staged[i].key == staged[i + 1].key);
-    writer.add(as_bytes(staged[i].key), static_cast<std::int64_t>(staged[i].index), repeated);
+    writer.add(bytes_of(staged[i].key), static_cast<std::int64_t>(staged[i].index), repeated);
   }
   writer.flush();
   close_open_run(runs, static_cast<std::int64_t>(staged.size()), merge);
@@ -478,7 +488,7 @@ std::optional<std::uint64_t> HashRuns::find_in_gen(std::int64_t gen, std::span<c
 
 std::optional<std::uint64_t> HashRuns::find(std::span<const std::uint8_t> key) {
   if (!staged_index_.empty()) {
-    auto it = staged_index_.find(std::string(reinterpret_cast<const char*>(key.data()), key.size()));
+    auto it = staged_index_.find(text_of(key));
     if (it != staged_index_.end()) return it->second;
   }
   if (filters_ && pinned_ && open_rows_ == 0) {
@@ -847,8 +857,7 @@ std::vector<HashRuns::RunSize> HashRuns::list_runs() {
 void HashRuns::maintain_runs() {
   inserts_since_check_ = 0;
   open_gen_.reset();  // read again at the next insert, whatever this call changes
-  auto merge = merge_in_progress();
-  if (merge && merge_step(*merge, slice_rows(*merge))) merge.reset();
+  auto merge = advance_merge(1);
 
   const auto runs = list_runs();  // newest first; runs[0] is the open run
   if (runs.empty()) return;       // not yet migrated: nothing to maintain

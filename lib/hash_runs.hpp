@@ -248,6 +248,8 @@ class HashRuns {
   std::vector<RunSize> list_runs();
   void insert_row(std::span<const std::uint8_t> key, std::uint64_t index);
   void write_staged_run();
+  // Advances a merge under way by up to `slices` slices; the merge still under way, if any.
+  std::optional<Merge> advance_merge(std::int64_t slices);
   void require_nothing_staged(const char* what) const;
 
   sql::Database& db_;
@@ -284,6 +286,7 @@ class HashRuns {
   };
   std::vector<Staged> staged_;
   std::unordered_map<std::string, std::uint64_t> staged_index_;  // find(): the first index of each key
+  std::vector<Staged> take_staged();                             // empties staged_ and staged_index_
 };
 
 }  // namespace medtrail
