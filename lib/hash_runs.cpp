@@ -381,11 +381,56 @@ std::span<const std::uint8_t> bytes_of(const std::string& key) {
 }
 }  // namespace
 
+std::uint64_t StagedKeys::hash_of(std::string_view key) {
+  if (key.size() < sizeof(std::uint64_t)) return std::hash<std::string_view>{}(key);  // tests' short keys
+  std::uint64_t h;
+  std::memcpy(&h, key.data(), sizeof h);
+  return h;
+}
+
+std::size_t StagedKeys::slot_of(std::string_view key) const {
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = hash_of(key) & mask;; i = (i + 1) & mask)
+    if (slots_[i] == 0 || entries_[slots_[i] - 1].key == key) return i;
+}
+
+void StagedKeys::grow() {
+  std::vector<std::uint32_t> old(std::max<std::size_t>(1024, slots_.size() * 2), 0);
+  old.swap(slots_);
+  for (auto position : old)
+    if (position != 0) slots_[slot_of(entries_[position - 1].key)] = position;
+}
+
+void StagedKeys::add(std::span<const std::uint8_t> key, std::uint64_t index) {
+  if ((distinct_ + 1) * 2 > slots_.size()) grow();  // at most half full: short probes
+  if (entries_.size() >= std::numeric_limits<std::uint32_t>::max())
+    throw Error(ExitCode::environment, "internal: too many staged keys");
+  entries_.push_back({text_of(key), index});
+  auto& slot = slots_[slot_of(entries_.back().key)];
+  if (slot == 0) {
+    slot = static_cast<std::uint32_t>(entries_.size());
+    ++distinct_;
+  }
+}
+
+std::optional<std::uint64_t> StagedKeys::first_index_of(std::span<const std::uint8_t> key) const {
+  if (slots_.empty()) return std::nullopt;
+  auto slot = slots_[slot_of(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()))];
+  if (slot == 0) return std::nullopt;
+  return entries_[slot - 1].index;
+}
+
+std::vector<StagedKeys::Entry> StagedKeys::take() {
+  auto taken = std::move(entries_);
+  entries_.clear();
+  std::fill(slots_.begin(), slots_.end(), 0);
+  distinct_ = 0;
+  return taken;
+}
+
 void HashRuns::insert(std::span<const std::uint8_t> key, std::uint64_t index) {
   if (staging_) {
-    std::string bytes = text_of(key);
-    staged_index_.try_emplace(bytes, index);
-    staged_.push_back({std::move(bytes), index});
+    staged_.add(key, index);
     return;
   }
   insert_row(key, index);
@@ -404,15 +449,8 @@ void HashRuns::flush_staged() {
   } else {
     // Few keys (a small batch, or the ones before a reading that links to them): the open run
     // takes them, as it takes other writers'.
-    for (const auto& s : take_staged()) insert_row(bytes_of(s.key), s.index);
+    for (const auto& s : staged_.take()) insert_row(bytes_of(s.key), s.index);
   }
-}
-
-std::vector<HashRuns::Staged> HashRuns::take_staged() {
-  auto staged = std::move(staged_);
-  staged_.clear();
-  staged_index_.clear();
-  return staged;
 }
 
 std::optional<HashRuns::Merge> HashRuns::advance_merge(std::int64_t slices) {
@@ -423,7 +461,7 @@ std::optional<HashRuns::Merge> HashRuns::advance_merge(std::int64_t slices) {
 }
 
 void HashRuns::write_staged_run() {
-  auto staged = take_staged();
+  auto staged = staged_.take();
   // A merge under way advances as insert() would have advanced it over as many keys.
   auto merge =
       advance_merge(static_cast<std::int64_t>(staged.size()) / std::max<std::int64_t>(1, tuning_.open_run_rows / 8));
@@ -487,10 +525,8 @@ std::optional<std::uint64_t> HashRuns::find_in_gen(std::int64_t gen, std::span<c
 }
 
 std::optional<std::uint64_t> HashRuns::find(std::span<const std::uint8_t> key) {
-  if (!staged_index_.empty()) {
-    auto it = staged_index_.find(text_of(key));
-    if (it != staged_index_.end()) return it->second;
-  }
+  if (!staged_.empty())
+    if (auto index = staged_.first_index_of(key)) return index;
   if (filters_ && pinned_ && open_rows_ == 0) {
     // The open run is empty (a staging writer's usual case) and the cached list is this
     // object's own, refreshed by its last maintain or flush: only the filters are consulted.

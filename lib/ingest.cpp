@@ -99,6 +99,9 @@ struct Ingestor::Impl {
   std::vector<Input> incoming;
   std::int64_t incoming_started_ms = 0;
   std::future<PreparedBatch> preparing;  // the batch before `incoming`
+  // The batch committed last, freed by the worker when it next starts: its thousands of
+  // allocations were made there, and freeing them was about 2% of the commit thread's time.
+  PreparedBatch spent;
   std::int64_t preparing_started_ms = 0;
   // Atomic mode: one transaction for the whole run; receipts wait in a spool file.
   std::unique_ptr<sql::WriteTransaction> atomic_tx;
@@ -220,7 +223,8 @@ struct Ingestor::Impl {
     return p;
   }
 
-  PreparedBatch prepare_all(std::vector<Input> batch, bool seal) const {
+  PreparedBatch prepare_all(std::vector<Input> batch, bool seal, PreparedBatch spent_before) const {
+    spent_before = {};
     PreparedBatch out;
     const std::int64_t received_ms = now_unix_ms();
     if (seal && owner) out.owner_wrapper = std::make_unique<payload_crypto::KeyWrapper>(*owner);
@@ -235,10 +239,13 @@ struct Ingestor::Impl {
     if (preparing.valid()) ready = preparing.get();
     if (!incoming.empty()) {
       preparing_started_ms = incoming_started_ms;
-      preparing = std::async(std::launch::async, &Impl::prepare_all, this, std::move(incoming), sealing);
+      preparing =
+          std::async(std::launch::async, &Impl::prepare_all, this, std::move(incoming), sealing, std::move(spent));
       incoming.clear();
+      spent = {};
     }
     if (!ready.items.empty()) commit(ready);
+    spent = std::move(ready);
   }
 
   // Commits everything waiting, on the calling thread.
@@ -248,7 +255,7 @@ struct Ingestor::Impl {
       commit(ready);
     }
     if (!incoming.empty()) {
-      auto ready = prepare_all(std::move(incoming), sealing);
+      auto ready = prepare_all(std::move(incoming), sealing, {});
       incoming.clear();
       commit(ready);
     }

@@ -548,6 +548,45 @@ struct StagingWriter {
 
 }  // namespace
 
+TEST_CASE("staged keys find the first index of every key, through the table's growth and a take", "[hash_runs]") {
+  StagedKeys staged;
+  CHECK_FALSE(staged.first_index_of(tag_of(1)));  // nothing staged: no table yet
+  // 5,000 distinct keys grow the table from 1,024 slots several times; every 7th is staged
+  // again under another index, which must not replace the first.
+  std::vector<std::uint64_t> order;
+  for (std::uint64_t n = 0; n < 5000; ++n) {
+    staged.add(tag_of(n), 100 + n);
+    order.push_back(100 + n);
+    if (n % 7 == 0) {
+      staged.add(tag_of(n), 900000 + n);
+      order.push_back(900000 + n);
+    }
+  }
+  CHECK(staged.size() == order.size());
+  for (std::uint64_t n = 0; n < 5000; ++n) REQUIRE(staged.first_index_of(tag_of(n)) == 100 + n);
+  for (std::uint64_t n = 5000; n < 6000; ++n) REQUIRE_FALSE(staged.first_index_of(tag_of(n)));
+  // Keys that share their first 8 bytes (the hash) are told apart by the rest.
+  auto twin = tag_of(1);
+  twin[11] ^= 1;
+  CHECK_FALSE(staged.first_index_of(twin));
+  staged.add(twin, 7);
+  CHECK(staged.first_index_of(twin) == 7u);
+  CHECK(staged.first_index_of(tag_of(1)) == 101u);
+  // Keys shorter than the hash's 8 bytes still work.
+  const std::array<std::uint8_t, 3> short_key{1, 2, 3};
+  staged.add(short_key, 42);
+  CHECK(staged.first_index_of(short_key) == 42u);
+
+  auto taken = staged.take();
+  REQUIRE(taken.size() == order.size() + 2);
+  for (std::size_t i = 0; i < order.size(); ++i) REQUIRE(taken[i].index == order[i]);  // the order staged
+  CHECK(staged.empty());
+  CHECK_FALSE(staged.first_index_of(tag_of(3)));
+  CHECK_FALSE(staged.first_index_of(short_key));
+  staged.add(tag_of(3), 5);  // the emptied table takes keys again
+  CHECK(staged.first_index_of(tag_of(3)) == 5u);
+}
+
 TEST_CASE("a staging writer keeps keys in memory until it flushes, and writes a large batch as a packed run",
           "[hash_runs]") {
   RunsDb t;
