@@ -101,7 +101,7 @@ struct Args {
                "  --micro N    input lines the micro-baselines run over (default 100000)\n"
                "  --seed N     simulation seed (default 1)\n"
                "  --cache-mib N  diagnostic: PRAGMA cache_size of N MiB on the bench's ledger\n"
-               "               connections (default 0: SQLite's default, what the CLI uses)\n"
+               "               connections (default 0: the ledger's own 64 MiB, what the CLI uses)\n"
                "  --sql-profile  diagnostic: time each SQL statement of ingest, anchor and verify\n"
                "               (SQLITE_TRACE_PROFILE; adds a little overhead to those phases)\n"
                "  --scale      growth run instead: ingest --records (default 10000000) in stages\n"
